@@ -1,0 +1,146 @@
+//! `serve` and `mock`: start-up, signals (SIGHUP reloads; SIGTERM/SIGINT stop gracefully).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context};
+use axum::serve::ListenerExt;
+use sy_server::{AppState, ConfigSource, Snapshot};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio_util::sync::CancellationToken;
+
+const DEFAULT_CONFIG: &str = "switchyard.toml";
+/// In-flight requests and streams get this long to finish after SIGTERM.
+const DRAIN: Duration = Duration::from_secs(20);
+
+pub async fn serve(config: Option<PathBuf>, listen: Option<String>) -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    let explicit = config.is_some();
+    let path = config.unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
+    let (cfg, source, env): (
+        sy_config::Config,
+        ConfigSource,
+        Box<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    ) = if path.exists() || explicit {
+        let cfg = sy_server::load_file(&path, &crate::env_lookup).map_err(|errors| {
+            anyhow!(
+                "{} is not a valid config:\n{}",
+                path.display(),
+                errors.join("\n")
+            )
+        })?;
+        tracing::info!(config = %path.display(), providers = cfg.providers.len(), models = cfg.models.len(), "config loaded");
+        (cfg, ConfigSource::File(path), Box::new(crate::env_lookup))
+    } else {
+        let mock_cfg = sy_mock::MockConfig::from_toml(sy_mock::DEMO_MOCK_TOML)
+            .map_err(|e| anyhow!("demo providers: {e}"))?;
+        let mock = sy_mock::MockServer::start(
+            mock_cfg,
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            shutdown.clone(),
+        )
+        .await
+        .context("starting the demo's simulated providers")?;
+        let url = mock.url();
+        let lookup = move |k: &str| {
+            if k == "SWITCHYARD_DEMO_MOCK" {
+                Some(url.clone())
+            } else {
+                None
+            }
+        };
+        let mut cfg = sy_config::load(sy_config::DEMO_TOML, "<demo catalog>", &lookup)
+            .map_err(|e| anyhow!("demo catalog: {e}"))?;
+        cfg.demo = true;
+        tracing::info!(
+            simulated_providers = %mock.url(),
+            "no {DEFAULT_CONFIG} here: serving the built-in demo catalog (simulated providers, no keys needed)"
+        );
+        std::mem::forget(mock); // lives as long as the process; stopped by the shutdown token
+        (cfg, ConfigSource::Demo, Box::new(|_: &str| None))
+    };
+    let listen = listen.unwrap_or_else(|| cfg.server.listen.clone());
+    let addr: SocketAddr = listen
+        .parse()
+        .with_context(|| format!("listen address `{listen}`"))?;
+    let snap = Snapshot::new(cfg).map_err(|e| anyhow!(e))?;
+    let state = AppState::new(snap, source, env);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener.local_addr()?;
+    tracing::info!(listen = %local, "switchyard serving");
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    spawn_signals(Arc::clone(&state), shutdown.clone())?;
+    let app = sy_server::router(Arc::clone(&state));
+    let stop = shutdown.clone();
+    let server =
+        axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await });
+    let server = tokio::spawn(async move { server.await });
+    shutdown.cancelled().await;
+    tracing::info!("shutting down: finishing in-flight requests");
+    state.tasks.close();
+    let drained = tokio::time::timeout(DRAIN, async {
+        let _ = server.await;
+        state.tasks.wait().await;
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("drain timeout: exiting with requests still open");
+    }
+    Ok(())
+}
+
+fn spawn_signals(state: Arc<AppState>, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = hup.recv() => match sy_server::reload(&state) {
+                    Ok(()) => {}
+                    Err(e) => tracing::error!(error = %e.message, "reload on SIGHUP refused; the old config keeps serving"),
+                },
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+            }
+        }
+        shutdown.cancel();
+    });
+    Ok(())
+}
+
+pub async fn mock(listen: Option<String>, config: Option<PathBuf>) -> anyhow::Result<()> {
+    let cfg = match &config {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            sy_mock::MockConfig::from_toml(&text).map_err(|e| anyhow!("{}: {e}", p.display()))?
+        }
+        None => sy_mock::MockConfig::default(),
+    };
+    let listen = listen
+        .or_else(|| cfg.listen.clone())
+        .unwrap_or_else(|| "127.0.0.1:9100".to_owned());
+    let addr: SocketAddr = listen
+        .parse()
+        .with_context(|| format!("listen address `{listen}`"))?;
+    let shutdown = CancellationToken::new();
+    let server = sy_mock::MockServer::start(cfg, addr, shutdown.clone())
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    tracing::info!(listen = %server.url(), "switchyard mock serving (OpenAI: /v1/chat/completions, Anthropic: /v1/messages, per provider: /p/NAME/v1/...)");
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = tokio::signal::ctrl_c() => {},
+    }
+    shutdown.cancel();
+    server.wait().await?;
+    Ok(())
+}

@@ -1,0 +1,90 @@
+//! Table tests: every malformed body names its field.
+
+use super::*;
+
+fn check_err(body: &str, field: &str) {
+    let err = parse_chat_request(body.as_bytes()).expect_err(body);
+    assert_eq!(err.status, 400, "{body}");
+    assert!(err.message.contains(field), "{body}: {}", err.message);
+}
+
+#[test]
+fn wrong_types_name_the_field() {
+    let cases = [
+        (r#"{"model":"m","messages":"hello"}"#, "messages"),
+        (
+            r#"{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":"hot"}"#,
+            "temperature",
+        ),
+        (
+            r#"{"model":"m","messages":[{"role":"user","content":"x"}],"stream":"yes"}"#,
+            "stream",
+        ),
+        (
+            r#"{"model":"m","messages":[{"role":"user","content":"x"}],"max_tokens":"ten"}"#,
+            "max_tokens",
+        ),
+        (
+            r#"{"model":42,"messages":[{"role":"user","content":"x"}]}"#,
+            "model",
+        ),
+        (
+            r#"{"model":"m","messages":[{"role":"user","content":"x"}],"provider":"groq"}"#,
+            "provider",
+        ),
+        (
+            r#"{"model":"m","messages":[{"role":"user","content":"x"}],"models":"a"}"#,
+            "models",
+        ),
+        (r#"{"model":"m"}"#, "messages"),
+        (r#"{"model":"m","messages":[]}"#, "messages"),
+        (
+            r#"{"model":"m","messages":[{"content":"x"}]}"#,
+            "messages[0].role",
+        ),
+        (
+            r#"{"model":"m","messages":[{"role":"user"}],"max_tokens":-5}"#,
+            "max_tokens",
+        ),
+        (
+            r#"{"model":"m","messages":[{"role":"user"}],"provider":{"sort":"cheap"}}"#,
+            "provider.sort",
+        ),
+        (
+            r#"{"model":"m","messages":[{"role":"user"}],"provider":{"ordr":["a"]}}"#,
+            "provider.ordr",
+        ),
+        (r#"{"messages":[{"role":"user"}]}"#, "model"),
+        (r#"{"model":"m","messages":["#, "JSON"),
+        (r#"[1,2]"#, "object"),
+    ];
+    for (body, field) in cases {
+        check_err(body, field);
+    }
+}
+
+#[test]
+fn routing_fields_are_lifted_and_the_rest_kept() {
+    let r = parse_chat_request(
+        br#"{"model":"a/b","models":["c"],"messages":[{"role":"user","content":"hi"}],
+            "provider":{"order":["Groq"],"sort":{"by":"price","partition":"none"}},
+            "temperature":0.5,"x_vendor":{"k":1},"max_completion_tokens":7}"#,
+    )
+    .unwrap();
+    assert_eq!(r.model_ids(), vec!["a/b", "c"]);
+    assert_eq!(r.prefs.order, vec!["groq"]);
+    assert_eq!(
+        r.prefs.sort,
+        Some(SortSpec {
+            by: SortBy::Price,
+            partition: Partition::None
+        })
+    );
+    assert!(
+        r.body.contains_key("x_vendor")
+            && !r.body.contains_key("provider")
+            && !r.body.contains_key("model")
+    );
+    assert_eq!(r.max_tokens, Some(7));
+    assert_eq!(r.used_parameters, vec!["temperature", "max_tokens"]);
+}

@@ -1,0 +1,168 @@
+//! The validated configuration: what the rest of Switchyard reads. Built only by `load`,
+//! so every value here has passed validation (prices non-negative, slugs defined, ids unique).
+
+use secrecy::SecretString;
+
+/// The whole validated configuration (SPEC §3).
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub auth: Option<AuthConfig>,
+    pub storage: StorageConfig,
+    pub cluster: Option<ClusterConfig>,
+    pub routing: RoutingConfig,
+    pub providers: Vec<Provider>,
+    pub models: Vec<Model>,
+    /// True for the built-in demo catalog (simulated providers).
+    pub demo: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// `host:port`, e.g. `127.0.0.1:8080`.
+    pub listen: String,
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".to_owned(),
+            max_body_bytes: 4_194_304,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    pub master_key: SecretString,
+}
+
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    pub url: String,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://switchyard.db".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    pub redis_url: SecretString,
+}
+
+/// `[routing]`; durations in seconds as in the file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoutingConfig {
+    pub outage_window_s: f64,
+    pub connect_timeout_s: f64,
+    pub first_token_timeout_s: f64,
+    pub stream_idle_timeout_s: f64,
+    pub request_timeout_s: f64,
+    pub max_attempts: u32,
+    pub max_retry_wait_s: f64,
+    pub stream_resume: bool,
+    pub hedge: bool,
+}
+
+impl Default for RoutingConfig {
+    fn default() -> Self {
+        Self {
+            outage_window_s: 30.0,
+            connect_timeout_s: 5.0,
+            first_token_timeout_s: 10.0,
+            stream_idle_timeout_s: 15.0,
+            request_timeout_s: 600.0,
+            max_attempts: 6,
+            max_retry_wait_s: 5.0,
+            stream_resume: true,
+            hedge: false,
+        }
+    }
+}
+
+/// Wire protocol of an upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Api {
+    OpenAi,
+    Anthropic,
+}
+
+impl Api {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Api::OpenAi => "openai",
+            Api::Anthropic => "anthropic",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Provider {
+    /// Lowercase slug.
+    pub name: String,
+    pub api: Api,
+    /// Without a trailing slash, e.g. `https://api.groq.com/openai/v1`.
+    pub base_url: String,
+    pub api_key: Option<SecretString>,
+    /// `data_collection = "allow"` (true) or `"deny"` (false).
+    pub data_collection_allowed: bool,
+    pub zdr: bool,
+    pub max_concurrency: u32,
+    pub headers: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub id: String,
+    pub name: String,
+    pub context_length: u64,
+    pub fallbacks: Vec<String>,
+    pub endpoints: Vec<Endpoint>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// Slug of a defined provider.
+    pub provider: String,
+    pub upstream_model: String,
+    /// USD per million input tokens.
+    pub prompt_price: f64,
+    /// USD per million output tokens.
+    pub completion_price: f64,
+    /// USD per request.
+    pub request_price: f64,
+    /// Resolved: the endpoint's own, else the model's.
+    pub context_length: u64,
+    pub max_completion_tokens: Option<u64>,
+    /// One of int4 int8 fp4 fp6 fp8 fp16 bf16 fp32 unknown; `unknown` when not set.
+    pub quantization: String,
+    pub supported_parameters: Vec<String>,
+    /// Resolved: explicit value, else true for `api = "anthropic"` and false otherwise.
+    pub supports_prefill: bool,
+}
+
+impl Endpoint {
+    #[must_use]
+    pub fn is_free(&self) -> bool {
+        self.prompt_price == 0.0 && self.completion_price == 0.0 && self.request_price == 0.0
+    }
+}
+
+impl Config {
+    #[must_use]
+    pub fn provider(&self, slug: &str) -> Option<&Provider> {
+        self.providers.iter().find(|p| p.name == slug)
+    }
+
+    #[must_use]
+    pub fn model(&self, id: &str) -> Option<&Model> {
+        self.models.iter().find(|m| m.id == id)
+    }
+}

@@ -1,0 +1,406 @@
+//! The HTTP shell: one listener serving every provider under `/p/{name}/v1`
+//! (and `mock` under `/v1`), plus the admin API.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::response::Response;
+use axum::routing::{any, get, post};
+use axum::serve::ListenerExt;
+use axum::Router;
+use bytes::Bytes;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::behaviour::{Behaviour, FailureSource};
+use crate::config::{valid_provider_name, MockConfig};
+use crate::reply::{Ctx, Reply};
+use crate::request::{Api, ChatRequest};
+use crate::state::{Provider, ProviderStats, Registry, DEFAULT_PROVIDER};
+use crate::{admin, anthropic, openai, ratelimit, stream};
+
+/// Request bodies up to this size are read (long prompts in load tests).
+const BODY_LIMIT: usize = 64 * 1024 * 1024;
+
+/// Models listed when a behaviour names none.
+const DEFAULT_MODELS: [&str; 2] = ["mock-chat", "mock-chat-mini"];
+
+/// What every handler shares.
+pub(crate) struct App {
+    pub registry: Registry,
+    pub shutdown: CancellationToken,
+}
+
+/// A running mock: its address and a handle on its providers.
+pub struct MockServer {
+    /// The bound address (the real port when started on port 0).
+    pub addr: SocketAddr,
+    app: Arc<App>,
+    task: JoinHandle<io::Result<()>>,
+}
+
+impl std::fmt::Debug for MockServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockServer")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MockServer {
+    /// Binds `listen` (port 0 picks a free port), spawns the server and
+    /// returns at once. It stops, gracefully, when `shutdown` is cancelled;
+    /// held and streaming answers end then too.
+    ///
+    /// # Errors
+    /// An invalid configuration (`InvalidInput`) or a failure to bind.
+    pub async fn start(
+        config: MockConfig,
+        listen: SocketAddr,
+        shutdown: CancellationToken,
+    ) -> io::Result<Self> {
+        config
+            .validate()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let listener = tokio::net::TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let app = Arc::new(App {
+            registry: Registry::new(config.providers),
+            shutdown: shutdown.clone(),
+        });
+        let router = router(Arc::clone(&app));
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::trace!(error = %e, "mock: cannot set TCP_NODELAY");
+            }
+        });
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown.cancelled_owned())
+                .await
+        });
+        tracing::debug!(%addr, "mock provider listening");
+        Ok(Self { addr, app, task })
+    }
+
+    /// `http://ADDR` (a wildcard address is given as loopback).
+    #[must_use]
+    pub fn url(&self) -> String {
+        let mut addr = self.addr;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(match addr {
+                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        format!("http://{addr}")
+    }
+
+    /// The base URL of one provider, e.g. `http://127.0.0.1:PORT/p/fast/v1`;
+    /// append `/chat/completions` or `/messages`.
+    #[must_use]
+    pub fn base_url(&self, provider: &str) -> String {
+        format!("{}/p/{provider}/v1", self.url())
+    }
+
+    /// Replaces (or creates) a provider's behaviour; re-arms `fail_next`
+    /// and releases requests held by the old one.
+    pub fn set_behaviour(&self, provider: &str, b: Behaviour) {
+        self.app.registry.set(provider, b);
+    }
+
+    /// A provider's current behaviour.
+    #[must_use]
+    pub fn behaviour(&self, provider: &str) -> Option<Behaviour> {
+        let p = self.app.registry.get(provider)?;
+        Some(Behaviour::clone(&p.behaviour()))
+    }
+
+    /// A provider's counters.
+    #[must_use]
+    pub fn stats(&self, provider: &str) -> Option<ProviderStats> {
+        Some(self.app.registry.get(provider)?.stats())
+    }
+
+    /// Waits until the server has stopped (after `shutdown` is cancelled).
+    ///
+    /// # Errors
+    /// The server's accept loop failed, or its task panicked.
+    pub async fn wait(self) -> io::Result<()> {
+        self.task.await.map_err(io::Error::other)?
+    }
+}
+
+fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route(
+            "/health",
+            get(|| async { axum::Json(serde_json::json!({"ok": true})) }),
+        )
+        .route("/admin/providers", get(admin::list))
+        .route(
+            "/admin/providers/{name}",
+            get(admin::show).put(admin::replace),
+        )
+        .route("/admin/providers/{name}/reset", post(admin::reset))
+        .route("/admin/reset", post(admin::reset_all))
+        .route("/p/{provider}/{*rest}", any(prefixed))
+        .fallback(unprefixed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(app)
+}
+
+async fn prefixed(
+    State(app): State<Arc<App>>,
+    Path((provider, rest)): Path<(String, String)>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !valid_provider_name(&provider) {
+        return plain_error(StatusCode::NOT_FOUND, "mock: not a provider name");
+    }
+    route(&app, &provider, &rest, &method, &headers, body).await
+}
+
+async fn unprefixed(
+    State(app): State<Arc<App>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    route(&app, DEFAULT_PROVIDER, uri.path(), &method, &headers, body).await
+}
+
+/// Dispatches on the path's ending, like the conformance fake.
+async fn route(
+    app: &App,
+    provider: &str,
+    path: &str,
+    method: &Method,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = path.trim_end_matches('/');
+    let api = if path.ends_with("chat/completions") {
+        Api::OpenAi
+    } else if path.ends_with("messages") {
+        Api::Anthropic
+    } else if path.ends_with("models") && method == Method::GET {
+        let p = app.registry.get_or_create(provider);
+        return models(&p, headers);
+    } else {
+        return plain_error(
+            StatusCode::NOT_FOUND,
+            &format!("mock: no route {method} {path}"),
+        );
+    };
+    if method != Method::POST {
+        return plain_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &format!("mock: {method} {path}: use POST"),
+        );
+    }
+    let p = app.registry.get_or_create(provider);
+    chat(app, &p, api, &body).await
+}
+
+fn models(p: &Provider, headers: &HeaderMap) -> Response {
+    let b = p.behaviour();
+    let default: Vec<String>;
+    let ids = match &b.models {
+        Some(ids) => ids.as_slice(),
+        None => {
+            default = DEFAULT_MODELS.iter().map(|&s| s.to_owned()).collect();
+            &default
+        }
+    };
+    let body = if headers.contains_key("anthropic-version") {
+        anthropic::models(ids)
+    } else {
+        openai::models(&p.name, ids)
+    };
+    respond(
+        StatusCode::OK,
+        "application/json",
+        Vec::new(),
+        &b,
+        Body::from(body),
+    )
+}
+
+/// One chat request, in the order the conformance fake checks things.
+async fn chat(app: &App, p: &Arc<Provider>, api: Api, body: &[u8]) -> Response {
+    let active = p.begin();
+    let (b, release) = p.snapshot();
+    if b.refuse {
+        p.count_failed();
+        return Response::new(stream::dropped_connection());
+    }
+    if b.latency_ms > 0 {
+        let deadline = Instant::now() + Duration::from_millis(b.latency_ms);
+        stream::sleep_until(deadline, &app.shutdown).await;
+    }
+    if let Some(source) = b.failure_source() {
+        let fails = match source {
+            FailureSource::Always => true,
+            FailureSource::Next => p.take_fail_next(),
+            FailureSource::Rate => rand::random::<f64>() < b.fail_rate.unwrap_or(0.0),
+        };
+        if fails {
+            p.count_failed();
+            let status = b.failure_status(source);
+            let message = format!("mock {}: injected status {status}", p.name);
+            return api_error(api, status, &message, &b, true);
+        }
+    }
+    if b.hang {
+        stream::hang(&release, &app.shutdown).await;
+        p.count_failed();
+        return api_error(
+            api,
+            504,
+            &format!("mock {}: hang released", p.name),
+            &b,
+            false,
+        );
+    }
+    let req = match ChatRequest::parse(body).and_then(|r| r.validate(api).map(|()| r)) {
+        Ok(req) => req,
+        Err(problem) => {
+            let message = format!("mock {}: {problem}", p.name);
+            return api_error(api, 400, &message, &b, false);
+        }
+    };
+    if b.reject_prefill && req.ends_with_assistant() {
+        let message = format!(
+            "PREFILL_REJECTED by {}: this endpoint does not accept a trailing assistant message",
+            p.name
+        );
+        return api_error(api, 400, &message, &b, false);
+    }
+    let streaming = req.is_stream();
+    if b.garbage || b.empty {
+        return junk(api, streaming, &b);
+    }
+    let reply = Reply::plan(api, &p.name, &p.default_text, &b, &req);
+    let ctx = Ctx {
+        provider: &p.name,
+        model: req.model.as_deref().unwrap_or_default(),
+        b: &b,
+        include_usage: req.include_usage(),
+    };
+    let headers = ratelimit::headers(api, &b, std::time::SystemTime::now());
+    if streaming {
+        p.count_stream();
+        let steps = match api {
+            Api::OpenAi => openai::stream(&ctx, &reply),
+            Api::Anthropic => anthropic::stream(&ctx, &reply),
+        };
+        let body = stream::body(steps, release, app.shutdown.clone(), active);
+        return respond(StatusCode::OK, "text/event-stream", headers, &b, body);
+    }
+    // A whole answer arrives when its last chunk would have.
+    let extra_chunks = u32::try_from(reply.chunk_count().saturating_sub(1)).unwrap_or(u32::MAX);
+    let delay = b.ttft() + b.per_token().saturating_mul(extra_chunks);
+    if !delay.is_zero() {
+        stream::sleep_until(Instant::now() + delay, &app.shutdown).await;
+    }
+    let bytes = match api {
+        Api::OpenAi => openai::completion(&ctx, &reply),
+        Api::Anthropic => anthropic::message(&ctx, &reply),
+    };
+    respond(
+        StatusCode::OK,
+        "application/json",
+        headers,
+        &b,
+        Body::from(bytes),
+    )
+}
+
+/// `garbage` (unparsable) and `empty` (nothing) answers.
+fn junk(api: Api, streaming: bool, b: &Behaviour) -> Response {
+    let (content_type, body): (&str, &'static [u8]) = match (streaming, b.garbage, api) {
+        (false, true, _) => ("application/json", b"<html>this is not json"),
+        (true, true, _) => (
+            "text/event-stream",
+            b"data: <html>this is not json\n\ndata: {{{{\n\n",
+        ),
+        (false, false, _) => ("application/json", b""),
+        (true, false, Api::OpenAi) => ("text/event-stream", b"data: [DONE]\n\n"),
+        (true, false, Api::Anthropic) => ("text/event-stream", b""),
+    };
+    respond(
+        StatusCode::OK,
+        content_type,
+        Vec::new(),
+        b,
+        Body::from(Bytes::from_static(body)),
+    )
+}
+
+/// An error answer in the API's own shape; an `injected` one (a fault of
+/// the behaviour) carries its `error_body` and `Retry-After` if set.
+fn api_error(api: Api, status: u16, message: &str, b: &Behaviour, injected: bool) -> Response {
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = match (b.error_body.as_ref().filter(|_| injected), api) {
+        (Some(custom), _) => crate::script::json_bytes(custom),
+        (None, Api::OpenAi) => openai::error_body(status, message),
+        (None, Api::Anthropic) => anthropic::error_body(status, message),
+    };
+    let mut headers = ratelimit::headers(api, b, std::time::SystemTime::now());
+    if let Some(seconds) = b.retry_after.filter(|_| injected) {
+        headers.push((RETRY_AFTER, HeaderValue::from(seconds)));
+    }
+    respond(code, "application/json", headers, b, Body::from(body))
+}
+
+/// An error outside any API (unknown route, bad provider name).
+fn plain_error(status: StatusCode, message: &str) -> Response {
+    let body = openai::error_body(status.as_u16(), message);
+    respond(
+        status,
+        "application/json",
+        Vec::new(),
+        &Behaviour::default(),
+        Body::from(body),
+    )
+}
+
+fn respond(
+    status: StatusCode,
+    content_type: &'static str,
+    extra: Vec<(HeaderName, HeaderValue)>,
+    b: &Behaviour,
+    body: Body,
+) -> Response {
+    let mut resp = Response::new(body);
+    *resp.status_mut() = status;
+    let headers = resp.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if content_type == "text/event-stream" {
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    }
+    for (name, value) in extra {
+        headers.insert(name, value);
+    }
+    for (name, value) in &b.headers {
+        // Validated with the behaviour; a bad one is skipped rather than fatal.
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            headers.insert(name, value);
+        }
+    }
+    resp
+}

@@ -1,0 +1,317 @@
+//! Per-endpoint health record (SPEC §6): time buckets of outcomes, time to first token and
+//! throughput; the outage flag; the circuit with capped, jittered half-open probes; cooldowns.
+//! Pure: every operation takes `now` (seconds on a monotonic clock) as an argument.
+
+use std::collections::VecDeque;
+
+/// Bucket width and span of the record (10 s buckets over 30 min).
+const BUCKET_S: f64 = 10.0;
+const SPAN_S: f64 = 1800.0;
+/// Samples kept per bucket for percentiles.
+const SAMPLES_PER_BUCKET: usize = 32;
+/// Recent outcomes kept for the outage window.
+const RECENT: usize = 64;
+/// Consecutive transient failures that open the circuit.
+const OPEN_AFTER: u32 = 3;
+const FIRST_PROBE_S: f64 = 1.0;
+const MAX_PROBE_S: f64 = 10.0;
+
+/// What one attempt did, as health sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum OutcomeKind {
+    Success,
+    /// A transient failure, with its low-cardinality label (network, timeout, rate_limit, ...).
+    Failure(&'static str),
+    /// Caused by the request (4xx): never counts against the endpoint.
+    ClientError,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Outcome {
+    pub kind: OutcomeKind,
+    /// Seconds to the first content, when there was one.
+    pub ttft_s: Option<f64>,
+    /// Generation speed in tokens per second, when measurable.
+    pub throughput: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Bucket {
+    start: f64,
+    successes: u32,
+    failures: u32,
+    ttft: Vec<f32>,
+    throughput: Vec<f32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Circuit {
+    Closed,
+    Open {
+        next_probe_at: f64,
+        backoff_s: f64,
+        probe_in_flight: bool,
+    },
+}
+
+/// One endpoint's record.
+#[derive(Debug, Clone)]
+pub struct HealthRecord {
+    buckets: VecDeque<Bucket>,
+    recent: VecDeque<(f64, bool)>,
+    consecutive_failures: u32,
+    circuit: Circuit,
+    cooldown_until: f64,
+}
+
+impl Default for HealthRecord {
+    fn default() -> Self {
+        Self {
+            buckets: VecDeque::new(),
+            recent: VecDeque::new(),
+            consecutive_failures: 0,
+            circuit: Circuit::Closed,
+            cooldown_until: f64::NEG_INFINITY,
+        }
+    }
+}
+
+/// What routing needs to know about an endpoint right now.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct EndpointHealth {
+    /// Significant recent failure rate: goes after healthy endpoints.
+    pub outage: bool,
+    /// In cooldown, or circuit open with no probe due: gets traffic only as a last resort.
+    pub unavailable: bool,
+    /// Median time to first token over 30 min, seconds.
+    pub latency_s: Option<f64>,
+    /// Median generation throughput over 30 min, tokens/s.
+    pub throughput: Option<f64>,
+}
+
+/// Figures for the endpoints listing and the dashboard.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct HealthSummary {
+    /// Percentage of successful attempts over 30 min (None without samples).
+    pub uptime_pct: Option<f64>,
+    /// Time to first token percentiles (p50, p75, p90, p99), seconds.
+    pub latency_s: Option<[f64; 4]>,
+    /// Throughput percentiles (p50, p75, p90, p99), tokens/s.
+    pub throughput: Option<[f64; 4]>,
+    pub requests: u64,
+    pub failures: u64,
+    pub circuit: &'static str,
+    pub cooldown_s: f64,
+}
+
+impl HealthRecord {
+    /// Records one attempt's outcome. `jitter` in [0, 1) spreads probe times.
+    pub fn record(&mut self, now: f64, outcome: Outcome, jitter: f64) {
+        let ok = match outcome.kind {
+            OutcomeKind::ClientError => {
+                // the endpoint answered: a half-open probe that met a bad request still proves it alive
+                self.close_if_probing();
+                return;
+            }
+            OutcomeKind::Success => true,
+            OutcomeKind::Failure(_) => false,
+        };
+        self.expire(now);
+        let bucket = self.bucket(now);
+        if ok {
+            bucket.successes += 1;
+        } else {
+            bucket.failures += 1;
+        }
+        if let Some(t) = outcome.ttft_s {
+            push_capped(&mut bucket.ttft, t);
+        }
+        if let Some(t) = outcome.throughput {
+            push_capped(&mut bucket.throughput, t);
+        }
+        self.recent.push_back((now, ok));
+        if self.recent.len() > RECENT {
+            self.recent.pop_front();
+        }
+        if ok {
+            self.consecutive_failures = 0;
+            self.circuit = Circuit::Closed;
+        } else {
+            self.consecutive_failures += 1;
+            self.circuit = match self.circuit {
+                Circuit::Closed if self.consecutive_failures >= OPEN_AFTER => Circuit::Open {
+                    next_probe_at: now + FIRST_PROBE_S * (0.8 + 0.4 * jitter),
+                    backoff_s: FIRST_PROBE_S,
+                    probe_in_flight: false,
+                },
+                Circuit::Open { backoff_s, .. } => {
+                    let backoff = (backoff_s * 2.0).min(MAX_PROBE_S);
+                    Circuit::Open {
+                        next_probe_at: now + (backoff * (0.8 + 0.4 * jitter)).min(MAX_PROBE_S),
+                        backoff_s: backoff,
+                        probe_in_flight: false,
+                    }
+                }
+                c @ Circuit::Closed => c,
+            };
+        }
+    }
+
+    fn close_if_probing(&mut self) {
+        if let Circuit::Open {
+            probe_in_flight: true,
+            ..
+        } = self.circuit
+        {
+            self.circuit = Circuit::Closed;
+            self.consecutive_failures = 0;
+        }
+    }
+
+    /// Puts the endpoint in cooldown until `until` (Retry-After, rate-limit reset).
+    pub fn cooldown(&mut self, until: f64) {
+        if until > self.cooldown_until {
+            self.cooldown_until = until;
+        }
+    }
+
+    /// Called when an attempt on this endpoint starts: an open circuit's due probe is taken.
+    pub fn begin_attempt(&mut self, now: f64) {
+        if let Circuit::Open {
+            next_probe_at,
+            backoff_s,
+            probe_in_flight: false,
+        } = self.circuit
+        {
+            if now >= next_probe_at {
+                self.circuit = Circuit::Open {
+                    next_probe_at,
+                    backoff_s,
+                    probe_in_flight: true,
+                };
+            }
+        }
+    }
+
+    /// The routing view at `now`.
+    pub fn view(&self, now: f64, outage_window_s: f64) -> EndpointHealth {
+        let cooling = now < self.cooldown_until;
+        let blocked = match self.circuit {
+            Circuit::Closed => false,
+            Circuit::Open {
+                next_probe_at,
+                probe_in_flight,
+                ..
+            } => probe_in_flight || now < next_probe_at,
+        };
+        let (mut ok, mut failed) = (0u32, 0u32);
+        for (t, good) in self.recent.iter().rev() {
+            if now - t > outage_window_s {
+                break;
+            }
+            if *good {
+                ok += 1;
+            } else {
+                failed += 1;
+            }
+        }
+        let outage = self.consecutive_failures > 0 && failed >= 3 && failed >= ok;
+        let summary =
+            |get: fn(&Bucket) -> &Vec<f32>| percentiles(self.samples(now, get)).map(|p| p[0]);
+        EndpointHealth {
+            outage,
+            unavailable: cooling || blocked,
+            latency_s: summary(|b| &b.ttft),
+            throughput: summary(|b| &b.throughput),
+        }
+    }
+
+    /// Figures over the last 30 minutes.
+    pub fn summary(&self, now: f64) -> HealthSummary {
+        let live = self.buckets.iter().filter(|b| now - b.start < SPAN_S);
+        let (mut ok, mut failed) = (0u64, 0u64);
+        for b in live {
+            ok += u64::from(b.successes);
+            failed += u64::from(b.failures);
+        }
+        #[allow(clippy::cast_precision_loss)]
+        let uptime_pct = (ok + failed > 0).then(|| 100.0 * ok as f64 / (ok + failed) as f64);
+        HealthSummary {
+            uptime_pct,
+            latency_s: percentiles(self.samples(now, |b| &b.ttft)),
+            throughput: percentiles(self.samples(now, |b| &b.throughput)),
+            requests: ok + failed,
+            failures: failed,
+            circuit: match self.circuit {
+                Circuit::Closed => "closed",
+                Circuit::Open {
+                    probe_in_flight: true,
+                    ..
+                } => "half_open",
+                Circuit::Open { .. } => "open",
+            },
+            cooldown_s: (self.cooldown_until - now).max(0.0),
+        }
+    }
+
+    fn samples(&self, now: f64, get: fn(&Bucket) -> &Vec<f32>) -> Vec<f32> {
+        self.buckets
+            .iter()
+            .filter(|b| now - b.start < SPAN_S)
+            .flat_map(|b| get(b).iter().copied())
+            .collect()
+    }
+
+    fn expire(&mut self, now: f64) {
+        while self
+            .buckets
+            .front()
+            .is_some_and(|b| now - b.start >= SPAN_S)
+        {
+            self.buckets.pop_front();
+        }
+    }
+
+    fn bucket(&mut self, now: f64) -> &mut Bucket {
+        let start = (now / BUCKET_S).floor() * BUCKET_S;
+        if self.buckets.back().is_none_or(|b| b.start < start) {
+            self.buckets.push_back(Bucket {
+                start,
+                ..Bucket::default()
+            });
+        }
+        let last = self.buckets.len() - 1;
+        &mut self.buckets[last]
+    }
+}
+
+#[allow(clippy::cast_possible_truncation)]
+fn push_capped(v: &mut Vec<f32>, x: f64) {
+    if v.len() < SAMPLES_PER_BUCKET {
+        v.push(x as f32);
+    } else {
+        // keep the newest samples: overwrite round-robin
+        let i = v.len() % SAMPLES_PER_BUCKET;
+        v[i] = x as f32;
+    }
+}
+
+fn percentiles(mut v: Vec<f32>) -> Option<[f64; 4]> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f32::total_cmp);
+    let at = |q: f64| {
+        #[allow(
+            clippy::cast_precision_loss,
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss
+        )]
+        let i = ((v.len() - 1) as f64 * q).round() as usize;
+        f64::from(v[i.min(v.len() - 1)])
+    };
+    Some([at(0.5), at(0.75), at(0.9), at(0.99)])
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,88 @@
+//! Circuit, outage and cooldown behaviour with explicit time.
+
+use super::*;
+
+fn fail() -> Outcome {
+    Outcome {
+        kind: OutcomeKind::Failure("server_error"),
+        ttft_s: None,
+        throughput: None,
+    }
+}
+
+fn ok(ttft: f64) -> Outcome {
+    Outcome {
+        kind: OutcomeKind::Success,
+        ttft_s: Some(ttft),
+        throughput: Some(50.0),
+    }
+}
+
+#[test]
+fn circuit_opens_probes_and_closes() {
+    let mut h = HealthRecord::default();
+    for i in 0..3 {
+        assert!(!h.view(f64::from(i), 30.0).unavailable);
+        h.record(f64::from(i), fail(), 0.5);
+    }
+    // open: no traffic until the first probe is due (~1 s)
+    assert!(h.view(2.5, 30.0).unavailable);
+    assert!(!h.view(3.1, 30.0).unavailable, "probe due");
+    h.begin_attempt(3.1);
+    assert!(h.view(3.2, 30.0).unavailable, "one probe at a time");
+    h.record(3.3, fail(), 0.5);
+    // backoff doubled: next probe ~2 s later
+    assert!(h.view(4.5, 30.0).unavailable);
+    assert!(!h.view(5.4, 30.0).unavailable);
+    h.begin_attempt(5.4);
+    h.record(5.5, ok(0.2), 0.5);
+    let v = h.view(5.6, 30.0);
+    assert!(!v.unavailable && !v.outage, "{v:?}");
+    assert_eq!(h.summary(5.6).circuit, "closed");
+}
+
+#[test]
+fn probe_interval_is_capped_at_ten_seconds() {
+    let mut h = HealthRecord::default();
+    let mut now = 0.0;
+    for _ in 0..20 {
+        h.record(now, fail(), 0.99);
+        now += 0.01;
+    }
+    assert!(!h.view(now + 10.01, 30.0).unavailable);
+}
+
+#[test]
+fn client_errors_never_count() {
+    let mut h = HealthRecord::default();
+    for i in 0..10 {
+        h.record(
+            f64::from(i),
+            Outcome {
+                kind: OutcomeKind::ClientError,
+                ttft_s: None,
+                throughput: None,
+            },
+            0.0,
+        );
+    }
+    let v = h.view(10.0, 30.0);
+    assert!(!v.outage && !v.unavailable);
+    assert_eq!(h.summary(10.0).uptime_pct, None);
+}
+
+#[test]
+fn cooldown_and_figures() {
+    let mut h = HealthRecord::default();
+    h.record(0.0, ok(0.1), 0.0);
+    h.record(1.0, ok(0.3), 0.0);
+    h.record(2.0, fail(), 0.0);
+    h.cooldown(5.0);
+    assert!(h.view(4.9, 30.0).unavailable);
+    assert!(!h.view(5.0, 30.0).unavailable);
+    let s = h.summary(3.0);
+    assert!((s.uptime_pct.unwrap() - 66.666).abs() < 0.01);
+    assert_eq!(s.latency_s.unwrap()[0], f64::from(0.3f32));
+    // samples older than 30 min are gone
+    assert_eq!(h.summary(2000.0).uptime_pct, None);
+}

@@ -1,0 +1,31 @@
+//! `GET /generation?id=`: the record of one finished request.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde_json::{json, Value};
+use sy_api::ApiError;
+
+use crate::respond::{json, Failed};
+use crate::state::AppState;
+
+pub async fn generation(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, Failed> {
+    let snap = state.snapshot.load();
+    crate::auth::caller(&snap.config, &headers)?;
+    let Some(id) = q.get("id") else {
+        return Err(ApiError::bad_request("`id` query parameter is required").into());
+    };
+    match state.generations.get(id) {
+        Some(rec) => Ok(json(&json!({"data": rec}))),
+        None => Err(ApiError::new(404, format!("no generation `{id}`"))
+            .with("id", Value::from(id.as_str()))
+            .into()),
+    }
+}

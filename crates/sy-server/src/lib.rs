@@ -1,0 +1,59 @@
+//! The HTTP server: the axum router of SPEC §4, authentication, the handlers, the relay that runs
+//! a request's attempts, hot reload, and the in-memory health and generation stores.
+
+mod auth;
+mod generations;
+mod handlers;
+mod health;
+mod plan;
+mod relay;
+mod reload;
+mod respond;
+mod state;
+
+use std::sync::Arc;
+
+use axum::routing::{get, post};
+use axum::Router;
+
+pub use reload::{load_file, reload};
+pub use state::{AppState, ConfigSource, Snapshot};
+
+/// The API routes, mounted under both `/api/v1` (OpenRouter's) and `/v1` (OpenAI's).
+fn api() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/chat/completions", post(handlers::chat::chat))
+        .route("/models", get(handlers::catalog::models))
+        .route("/models/{*rest}", get(handlers::catalog::endpoints))
+        .route("/routing/explain", post(handlers::explain::explain))
+        .route("/generation", get(handlers::generation::generation))
+}
+
+/// The whole router.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .nest("/api/v1", api())
+        .nest("/v1", api())
+        .route("/health", get(handlers::ops::health))
+        .route("/ready", get(handlers::ops::ready))
+        .route("/metrics", get(handlers::ops::metrics))
+        .route("/", get(handlers::ops::dashboard))
+        .route("/admin/reload", post(handlers::ops::admin_reload))
+        .fallback(handlers::ops::not_found)
+        .method_not_allowed_fallback(handlers::ops::not_found)
+        .with_state(state)
+}
+
+/// The plan for a request body against a config, as `switchyard explain` prints it: the same
+/// planner as the explain endpoint, with no health history.
+pub fn explain_offline(
+    config: sy_config::Config,
+    body: &[u8],
+) -> Result<serde_json::Value, sy_api::ApiError> {
+    let snap = Snapshot::new(config).map_err(|e| sy_api::ApiError::new(500, e))?;
+    let state = AppState::new(snap, ConfigSource::Demo, Box::new(|_| None));
+    let snap = state.snapshot.load_full();
+    let req = sy_api::parse_chat_request(body)?;
+    let plan = plan::build(&state, &snap, &req)?;
+    Ok(plan::to_json(&snap, &plan))
+}

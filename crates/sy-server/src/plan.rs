@@ -1,0 +1,126 @@
+//! From a validated request to a plan: resolve the models, check the slugs, estimate the prompt,
+//! read the health view, call the pure planner. Shared by chat completions and explain.
+
+use serde_json::{json, Value};
+use sy_api::{ApiError, ChatRequest};
+use sy_routing::{EndpointRef, Plan, RequestFacts};
+
+use crate::state::{AppState, Snapshot};
+
+/// Prompt tokens for the context filter. A BPE token is at least one byte, so when the prompt's
+/// bytes already fit every endpoint the tokenizer is skipped (it costs CPU on every request).
+fn prompt_tokens(
+    snap: &Snapshot,
+    req: &ChatRequest,
+    models: &[sy_routing::Resolved],
+    completion: u64,
+) -> u64 {
+    let mut bytes = 0usize;
+    for m in req.messages() {
+        bytes += match m.get("content") {
+            Some(Value::String(s)) => s.len(),
+            Some(other) => other.to_string().len(),
+            None => 0,
+        };
+    }
+    if let Some(t) = req.body.get("tools") {
+        bytes += t.to_string().len();
+    }
+    let smallest = models
+        .iter()
+        .flat_map(|r| {
+            snap.config.models[r.model]
+                .endpoints
+                .iter()
+                .map(|e| e.context_length)
+        })
+        .min()
+        .unwrap_or(u64::MAX);
+    let bound = bytes as u64 + 4 * req.messages().len() as u64;
+    if bound + completion <= smallest {
+        return bound.min(sy_providers::estimate_text_tokens_fast(bytes));
+    }
+    sy_providers::estimate_prompt_tokens(req.messages(), req.body.get("tools"))
+}
+
+pub fn build(state: &AppState, snap: &Snapshot, req: &ChatRequest) -> Result<Plan, ApiError> {
+    let cfg = &snap.config;
+    sy_routing::check_slugs(cfg, &req.prefs)?;
+    let ids = req.model_ids();
+    let models = sy_routing::resolve_models(cfg, &ids, req.models.is_empty())?;
+    let completion = req.max_tokens.unwrap_or(0);
+    let facts = RequestFacts {
+        prefs: &req.prefs,
+        used_parameters: &req.used_parameters,
+        prompt_tokens: prompt_tokens(snap, req, &models, completion),
+        completion_tokens: completion,
+        affinity: None,
+    };
+    let now = state.now();
+    let window = cfg.routing.outage_window_s;
+    let health = |at: EndpointRef| {
+        let m = &cfg.models[at.model];
+        state
+            .health
+            .view(&m.id, &m.endpoints[at.endpoint].provider, now, window)
+    };
+    let mut rng = || rand::random::<f64>();
+    Ok(sy_routing::plan(cfg, &models, &facts, &health, &mut rng))
+}
+
+/// The plan as JSON (the explain endpoint and `switchyard explain`).
+pub fn to_json(snap: &Snapshot, plan: &Plan) -> Value {
+    let cfg = &snap.config;
+    let ep = |at: EndpointRef| {
+        (
+            &cfg.models[at.model],
+            &cfg.models[at.model].endpoints[at.endpoint],
+        )
+    };
+    let attempts: Vec<Value> = plan
+        .attempts
+        .iter()
+        .map(|a| {
+            let (m, e) = ep(a.at);
+            json!({"model": m.id, "provider": e.provider, "endpoint": format!("{}/{}", e.provider, e.upstream_model),
+                   "score": if a.score.is_finite() { json!(a.score) } else { Value::Null }, "why": a.why})
+        })
+        .collect();
+    json!({"attempts": attempts, "excluded": excluded_json(snap, plan)})
+}
+
+pub fn excluded_json(snap: &Snapshot, plan: &Plan) -> Value {
+    let cfg = &snap.config;
+    Value::Array(
+        plan.excluded
+            .iter()
+            .map(|x| {
+                let m = &cfg.models[x.at.model];
+                json!({"model": m.id, "provider": m.endpoints[x.at.endpoint].provider, "reason": x.reason})
+            })
+            .collect(),
+    )
+}
+
+/// Nothing left after the filters: 503 with every reason (SPEC §4.2 step 5).
+pub fn nothing_left(snap: &Snapshot, plan: &Plan) -> ApiError {
+    let reasons: Vec<String> = plan
+        .excluded
+        .iter()
+        .map(|x| {
+            let m = &snap.config.models[x.at.model];
+            format!(
+                "{} via {}: {}",
+                m.id, m.endpoints[x.at.endpoint].provider, x.reason
+            )
+        })
+        .collect();
+    ApiError::new(
+        503,
+        format!(
+            "no endpoint meets the request's requirements ({})",
+            reasons.join("; ")
+        ),
+    )
+    .with("excluded", excluded_json(snap, plan))
+}

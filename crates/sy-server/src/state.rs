@@ -1,0 +1,68 @@
+//! Shared server state: the current config snapshot (swapped whole on reload, only after it
+//! validated), the health store, the generation store and the clock.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use arc_swap::ArcSwap;
+use sy_config::Config;
+use sy_upstream::Upstreams;
+use tokio_util::task::TaskTracker;
+
+use crate::generations::Generations;
+use crate::health::HealthStore;
+
+/// One loaded configuration with everything derived from it. A request takes one snapshot and
+/// keeps it to the end, so a reload never changes a request half-way.
+pub struct Snapshot {
+    pub config: Config,
+    pub upstreams: Upstreams,
+}
+
+impl Snapshot {
+    pub fn new(config: Config) -> Result<Self, String> {
+        let upstreams = Upstreams::new(&config)?;
+        Ok(Self { config, upstreams })
+    }
+}
+
+/// How the config is (re)loaded: from a file, or the built-in demo.
+pub enum ConfigSource {
+    File(std::path::PathBuf),
+    Demo,
+}
+
+pub struct AppState {
+    pub snapshot: ArcSwap<Snapshot>,
+    pub health: HealthStore,
+    pub generations: Generations,
+    pub source: ConfigSource,
+    /// `${VAR}` lookup used on reload.
+    pub env: Box<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    /// Every task a request spawns, so shutdown can wait for them.
+    pub tasks: TaskTracker,
+    started: Instant,
+}
+
+impl AppState {
+    pub fn new(
+        snapshot: Snapshot,
+        source: ConfigSource,
+        env: Box<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            snapshot: ArcSwap::from_pointee(snapshot),
+            health: HealthStore::default(),
+            generations: Generations::new(10_000),
+            source,
+            env,
+            tasks: TaskTracker::new(),
+            started: Instant::now(),
+        })
+    }
+
+    /// Seconds on the server's monotonic clock (what the pure health code takes as `now`).
+    pub fn now(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+}
