@@ -7,66 +7,26 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context};
 use axum::serve::ListenerExt;
-use sy_server::{AppState, ConfigSource, Snapshot};
+use sy_server::{AppState, ConfigSource, EnvLookup, Snapshot, Storage};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
 const DEFAULT_CONFIG: &str = "switchyard.toml";
 /// In-flight requests and streams get this long to finish after SIGTERM.
 const DRAIN: Duration = Duration::from_secs(20);
+/// Queued generation records get this long to reach the store on shutdown.
+const STORE_FLUSH: Duration = Duration::from_secs(10);
 
 pub async fn serve(config: Option<PathBuf>, listen: Option<String>) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
-    let explicit = config.is_some();
-    let path = config.unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
-    let (cfg, source, env): (
-        sy_config::Config,
-        ConfigSource,
-        Box<dyn Fn(&str) -> Option<String> + Send + Sync>,
-    ) = if path.exists() || explicit {
-        let cfg = sy_server::load_file(&path, &crate::env_lookup).map_err(|errors| {
-            anyhow!(
-                "{} is not a valid config:\n{}",
-                path.display(),
-                errors.join("\n")
-            )
-        })?;
-        tracing::info!(config = %path.display(), providers = cfg.providers.len(), models = cfg.models.len(), "config loaded");
-        (cfg, ConfigSource::File(path), Box::new(crate::env_lookup))
-    } else {
-        let mock_cfg = sy_mock::MockConfig::from_toml(sy_mock::DEMO_MOCK_TOML)
-            .map_err(|e| anyhow!("demo providers: {e}"))?;
-        let mock = sy_mock::MockServer::start(
-            mock_cfg,
-            SocketAddr::from(([127, 0, 0, 1], 0)),
-            shutdown.clone(),
-        )
-        .await
-        .context("starting the demo's simulated providers")?;
-        let url = mock.url();
-        let lookup = move |k: &str| {
-            if k == "SWITCHYARD_DEMO_MOCK" {
-                Some(url.clone())
-            } else {
-                None
-            }
-        };
-        let mut cfg = sy_config::load(sy_config::DEMO_TOML, "<demo catalog>", &lookup)
-            .map_err(|e| anyhow!("demo catalog: {e}"))?;
-        cfg.demo = true;
-        tracing::info!(
-            simulated_providers = %mock.url(),
-            "no {DEFAULT_CONFIG} here: serving the built-in demo catalog (simulated providers, no keys needed)"
-        );
-        std::mem::forget(mock); // lives as long as the process; stopped by the shutdown token
-        (cfg, ConfigSource::Demo, Box::new(|_: &str| None))
-    };
+    let (cfg, source, env) = load_or_demo(config, &shutdown).await?;
     let listen = listen.unwrap_or_else(|| cfg.server.listen.clone());
     let addr: SocketAddr = listen
         .parse()
         .with_context(|| format!("listen address `{listen}`"))?;
+    let storage = storage(&cfg)?;
     let snap = Snapshot::new(cfg).map_err(|e| anyhow!(e))?;
-    let state = AppState::new(snap, source, env);
+    let state = AppState::new(snap, source, env, Some(storage));
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
@@ -92,7 +52,87 @@ pub async fn serve(config: Option<PathBuf>, listen: Option<String>) -> anyhow::R
     if drained.is_err() {
         tracing::warn!("drain timeout: exiting with requests still open");
     }
+    if let Some(s) = &state.storage {
+        let left = s.writer.clone().shutdown(STORE_FLUSH).await;
+        if left > 0 {
+            tracing::error!(
+                records = left,
+                "could not write every generation record before exiting"
+            );
+        }
+        s.store.close().await;
+    }
     Ok(())
+}
+
+/// The store of `[storage]` (the demo keeps its records in memory), connected lazily so the
+/// gateway serves even while the database is down, with its background writer.
+fn storage(cfg: &sy_config::Config) -> anyhow::Result<Storage> {
+    let url = if cfg.demo {
+        "sqlite::memory:"
+    } else {
+        cfg.storage.url.as_str()
+    };
+    let store = sy_store::Store::connect_lazy(url).map_err(|e| anyhow!("[storage] url: {e}"))?;
+    let writer = sy_store::Writer::start(store.clone(), sy_store::DEFAULT_QUEUE_CAPACITY);
+    let probe = store.clone();
+    tokio::spawn(async move {
+        match probe.ping().await {
+            Ok(()) => tracing::info!(backend = probe.backend(), "store ready"),
+            Err(e) => {
+                tracing::warn!(error = %e, "store unreachable at start-up: serving anyway; records are queued")
+            }
+        }
+    });
+    Ok(Storage { store, writer })
+}
+
+/// The config file, or — when none is given and `switchyard.toml` does not exist — the demo
+/// catalog with its simulated providers started in-process.
+async fn load_or_demo(
+    config: Option<PathBuf>,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<(sy_config::Config, ConfigSource, EnvLookup)> {
+    let explicit = config.is_some();
+    let path = config.unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
+    if path.exists() || explicit {
+        let cfg = sy_server::load_file(&path, &crate::env_lookup).map_err(|errors| {
+            anyhow!(
+                "{} is not a valid config:\n{}",
+                path.display(),
+                errors.join("\n")
+            )
+        })?;
+        tracing::info!(config = %path.display(), providers = cfg.providers.len(), models = cfg.models.len(), "config loaded");
+        return Ok((cfg, ConfigSource::File(path), Box::new(crate::env_lookup)));
+    }
+    let mock_cfg = sy_mock::MockConfig::from_toml(sy_mock::DEMO_MOCK_TOML)
+        .map_err(|e| anyhow!("demo providers: {e}"))?;
+    let mock = sy_mock::MockServer::start(
+        mock_cfg,
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        shutdown.clone(),
+    )
+    .await
+    .context("starting the demo's simulated providers")?;
+    let url = mock.url();
+    let lookup = move |k: &str| {
+        if k == "SWITCHYARD_DEMO_MOCK" {
+            Some(url.clone())
+        } else {
+            None
+        }
+    };
+    let mut cfg = sy_config::load(sy_config::DEMO_TOML, "<demo catalog>", &lookup)
+        .map_err(|e| anyhow!("demo catalog: {e}"))?;
+    cfg.demo = true;
+    tracing::info!(
+        simulated_providers = %mock.url(),
+        "no {DEFAULT_CONFIG} here: serving the built-in demo catalog (simulated providers, no keys needed)"
+    );
+    // the simulated providers live as long as the process; the shutdown token stops them
+    tokio::spawn(mock.wait());
+    Ok((cfg, ConfigSource::Demo, Box::new(|_: &str| None)))
 }
 
 fn spawn_signals(state: Arc<AppState>, shutdown: CancellationToken) -> anyhow::Result<()> {

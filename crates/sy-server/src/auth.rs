@@ -1,16 +1,31 @@
-//! Who is calling: with `[auth]`, a bearer key is required (SPEC §4); the master key may call
-//! everything. Keys are compared in constant time.
+//! Who is calling: with `[auth]`, a bearer key is required (SPEC §4): the master key (compared
+//! in constant time) may call everything; other keys are looked up by their hash (SPEC §8).
+
+use std::sync::Arc;
 
 use axum::http::HeaderMap;
 use secrecy::ExposeSecret;
 use sy_api::ApiError;
 use sy_config::Config;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+use crate::keys::LiveKey;
+use crate::state::AppState;
+
+#[derive(Debug, Clone)]
 pub enum Caller {
     /// No `[auth]` configured: the gateway is open.
     Open,
     Master,
+    Key(Arc<LiveKey>),
+}
+
+impl Caller {
+    pub fn key(&self) -> Option<&Arc<LiveKey>> {
+        match self {
+            Caller::Key(k) => Some(k),
+            _ => None,
+        }
+    }
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -26,11 +41,15 @@ fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-pub fn caller(config: &Config, headers: &HeaderMap) -> Result<Caller, ApiError> {
+pub async fn caller(
+    state: &AppState,
+    config: &Config,
+    headers: &HeaderMap,
+) -> Result<Caller, ApiError> {
     let Some(auth) = &config.auth else {
         return Ok(Caller::Open);
     };
-    let Some(key) = bearer(headers) else {
+    let Some(key) = bearer(headers).filter(|k| !k.is_empty()) else {
         return Err(ApiError::new(
             401,
             "missing API key: send `Authorization: Bearer KEY`",
@@ -39,12 +58,19 @@ pub fn caller(config: &Config, headers: &HeaderMap) -> Result<Caller, ApiError> 
     if ct_eq(key.as_bytes(), auth.master_key.expose_secret().as_bytes()) {
         return Ok(Caller::Master);
     }
-    Err(ApiError::new(401, "unknown API key"))
+    let Some(storage) = &state.storage else {
+        return Err(ApiError::new(401, "unknown API key"));
+    };
+    match state.keys.lookup(&storage.store, key).await? {
+        Some(k) => Ok(Caller::Key(k)),
+        None => Err(ApiError::new(401, "unknown API key")),
+    }
 }
 
-/// Admin operations need the master key (or an open gateway).
-pub fn admin(config: &Config, headers: &HeaderMap) -> Result<(), ApiError> {
-    match caller(config, headers)? {
+/// Admin operations (key management, reload) need the master key, or an open gateway.
+pub async fn admin(state: &AppState, config: &Config, headers: &HeaderMap) -> Result<(), ApiError> {
+    match caller(state, config, headers).await? {
         Caller::Open | Caller::Master => Ok(()),
+        Caller::Key(_) => Err(ApiError::new(403, "only the master key may do this")),
     }
 }

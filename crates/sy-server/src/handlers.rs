@@ -4,6 +4,7 @@ pub mod catalog;
 pub mod chat;
 pub mod explain;
 pub mod generation;
+pub mod keys;
 pub mod ops;
 
 use axum::body::{Body, Bytes};

@@ -1,10 +1,12 @@
 //! The HTTP server: the axum router of SPEC §4, authentication, the handlers, the relay that runs
 //! a request's attempts, hot reload, and the in-memory health and generation stores.
 
+mod affinity;
 mod auth;
 mod generations;
 mod handlers;
 mod health;
+mod keys;
 mod plan;
 mod relay;
 mod reload;
@@ -17,7 +19,7 @@ use axum::routing::{get, post};
 use axum::Router;
 
 pub use reload::{load_file, reload};
-pub use state::{AppState, ConfigSource, Snapshot};
+pub use state::{AppState, ConfigSource, EnvLookup, Snapshot, Storage};
 
 /// The API routes, mounted under both `/api/v1` (OpenRouter's) and `/v1` (OpenAI's).
 fn api() -> Router<Arc<AppState>> {
@@ -27,6 +29,15 @@ fn api() -> Router<Arc<AppState>> {
         .route("/models/{*rest}", get(handlers::catalog::endpoints))
         .route("/routing/explain", post(handlers::explain::explain))
         .route("/generation", get(handlers::generation::generation))
+        .route("/key", get(handlers::keys::current))
+        .route(
+            "/keys",
+            post(handlers::keys::create).get(handlers::keys::list),
+        )
+        .route(
+            "/keys/{id}",
+            get(handlers::keys::one).delete(handlers::keys::delete),
+        )
 }
 
 /// The whole router.
@@ -51,9 +62,9 @@ pub fn explain_offline(
     body: &[u8],
 ) -> Result<serde_json::Value, sy_api::ApiError> {
     let snap = Snapshot::new(config).map_err(|e| sy_api::ApiError::new(500, e))?;
-    let state = AppState::new(snap, ConfigSource::Demo, Box::new(|_| None));
+    let state = AppState::new(snap, ConfigSource::Demo, Box::new(|_| None), None);
     let snap = state.snapshot.load_full();
     let req = sy_api::parse_chat_request(body)?;
-    let plan = plan::build(&state, &snap, &req)?;
+    let (plan, _) = plan::build(&state, &snap, &req)?;
     Ok(plan::to_json(&snap, &plan))
 }

@@ -43,20 +43,42 @@ fn prompt_tokens(
     sy_providers::estimate_prompt_tokens(req.messages(), req.body.get("tools"))
 }
 
-pub fn build(state: &AppState, snap: &Snapshot, req: &ChatRequest) -> Result<Plan, ApiError> {
+/// A plan, and the cache-affinity key of the request's first model (to record who served it).
+pub fn build(
+    state: &AppState,
+    snap: &Snapshot,
+    req: &ChatRequest,
+) -> Result<(Plan, Option<u64>), ApiError> {
     let cfg = &snap.config;
     sy_routing::check_slugs(cfg, &req.prefs)?;
     let ids = req.model_ids();
     let models = sy_routing::resolve_models(cfg, &ids, req.models.is_empty())?;
     let completion = req.max_tokens.unwrap_or(0);
+    let now = state.now();
+    // affinity belongs to default routing: an explicit order or sort wins over it
+    let default_routing = req.prefs.order.is_empty() && req.prefs.sort.is_none();
+    let key = models
+        .first()
+        .and_then(|r| crate::affinity::prefix_key(&cfg.models[r.model].id, req));
+    let affinity = key.filter(|_| default_routing).and_then(|k| {
+        let first = models.first()?;
+        let provider = state.affinity.get(k, now)?;
+        let endpoint = cfg.models[first.model]
+            .endpoints
+            .iter()
+            .position(|e| e.provider == provider)?;
+        Some(EndpointRef {
+            model: first.model,
+            endpoint,
+        })
+    });
     let facts = RequestFacts {
         prefs: &req.prefs,
         used_parameters: &req.used_parameters,
         prompt_tokens: prompt_tokens(snap, req, &models, completion),
         completion_tokens: completion,
-        affinity: None,
+        affinity,
     };
-    let now = state.now();
     let window = cfg.routing.outage_window_s;
     let health = |at: EndpointRef| {
         let m = &cfg.models[at.model];
@@ -65,7 +87,10 @@ pub fn build(state: &AppState, snap: &Snapshot, req: &ChatRequest) -> Result<Pla
             .view(&m.id, &m.endpoints[at.endpoint].provider, now, window)
     };
     let mut rng = || rand::random::<f64>();
-    Ok(sy_routing::plan(cfg, &models, &facts, &health, &mut rng))
+    Ok((
+        sy_routing::plan(cfg, &models, &facts, &health, &mut rng),
+        key,
+    ))
 }
 
 /// The plan as JSON (the explain endpoint and `switchyard explain`).

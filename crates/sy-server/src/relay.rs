@@ -33,6 +33,10 @@ pub struct Relay {
     pub plan: Plan,
     pub gen_id: String,
     pub created: u64,
+    /// The request's stable-prefix key: who serves it is remembered (cache affinity).
+    pub affinity_key: Option<u64>,
+    /// The calling key, charged when the request finishes.
+    pub key: Option<Arc<crate::keys::LiveKey>>,
 }
 
 /// How a relay ended.
@@ -200,6 +204,12 @@ impl Relay {
                         .health
                         .record(model_id, &ep.provider, now, success(&rep));
                     ended.log.push(AttemptLog::ok(model_id, ep, duration));
+                    if let (Some(k), true) = (
+                        self.affinity_key,
+                        at.model == self.plan.attempts[0].at.model,
+                    ) {
+                        self.state.affinity.put(k, &ep.provider, now);
+                    }
                     ended.result = Ok((at, finish.clone()));
                     return ended;
                 }
@@ -337,13 +347,21 @@ fn success(rep: &Report) -> Outcome {
         .first_content
         .map(|f| f.duration_since(rep.started).as_secs_f64());
     let throughput = rep.first_content.and_then(|f| {
-        let secs = rep.ended.duration_since(f).as_secs_f64();
         let tokens = rep.usage.map_or_else(
             || sy_providers::estimate_text_tokens(&rep.text),
             |u| u.completion_tokens,
         );
+        // generation speed after the first token; an answer that came whole is timed from the start
+        let mut secs = rep.ended.duration_since(f).as_secs_f64();
+        if secs < 0.001 {
+            secs = rep
+                .ended
+                .duration_since(rep.started)
+                .as_secs_f64()
+                .max(0.001);
+        }
         #[allow(clippy::cast_precision_loss)]
-        (secs > 0.02 && tokens >= 2).then(|| (tokens - 1) as f64 / secs)
+        (tokens >= 2).then(|| (tokens - 1) as f64 / secs)
     });
     Outcome {
         kind: OutcomeKind::Success,

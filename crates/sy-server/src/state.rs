@@ -9,8 +9,10 @@ use sy_config::Config;
 use sy_upstream::Upstreams;
 use tokio_util::task::TaskTracker;
 
+use crate::affinity::Affinity;
 use crate::generations::Generations;
 use crate::health::HealthStore;
+use crate::keys::KeyCache;
 
 /// One loaded configuration with everything derived from it. A request takes one snapshot and
 /// keeps it to the end, so a reload never changes a request half-way.
@@ -32,13 +34,25 @@ pub enum ConfigSource {
     Demo,
 }
 
+/// The `${VAR}` lookup a reload uses (the process environment, or the demo's own values).
+pub type EnvLookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// Durable storage: the database and the background writer of generation records.
+pub struct Storage {
+    pub store: sy_store::Store,
+    pub writer: sy_store::Writer,
+}
+
 pub struct AppState {
     pub snapshot: ArcSwap<Snapshot>,
     pub health: HealthStore,
+    pub affinity: Affinity,
     pub generations: Generations,
+    pub storage: Option<Storage>,
+    pub keys: KeyCache,
     pub source: ConfigSource,
     /// `${VAR}` lookup used on reload.
-    pub env: Box<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    pub env: EnvLookup,
     /// Every task a request spawns, so shutdown can wait for them.
     pub tasks: TaskTracker,
     started: Instant,
@@ -48,12 +62,16 @@ impl AppState {
     pub fn new(
         snapshot: Snapshot,
         source: ConfigSource,
-        env: Box<dyn Fn(&str) -> Option<String> + Send + Sync>,
+        env: EnvLookup,
+        storage: Option<Storage>,
     ) -> Arc<Self> {
         Arc::new(Self {
             snapshot: ArcSwap::from_pointee(snapshot),
             health: HealthStore::default(),
+            affinity: Affinity::default(),
             generations: Generations::new(10_000),
+            storage,
+            keys: KeyCache::default(),
             source,
             env,
             tasks: TaskTracker::new(),

@@ -50,7 +50,7 @@ pub async fn models(
     headers: HeaderMap,
 ) -> Result<Response, Failed> {
     let snap = state.snapshot.load();
-    crate::auth::caller(&snap.config, &headers)?;
+    crate::auth::caller(&state, &snap.config, &headers).await?;
     let data: Vec<Value> = snap.config.models.iter().map(model_entry).collect();
     Ok(json(&json!({"data": data})))
 }
@@ -94,7 +94,7 @@ pub async fn endpoints(
     Path(rest): Path<String>,
 ) -> Result<Response, Failed> {
     let snap = state.snapshot.load();
-    crate::auth::caller(&snap.config, &headers)?;
+    crate::auth::caller(&state, &snap.config, &headers).await?;
     let Some(id) = rest.strip_suffix("/endpoints") else {
         return Err(ApiError::new(404, format!("no such path: /models/{rest}")).into());
     };

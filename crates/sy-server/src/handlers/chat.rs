@@ -41,10 +41,13 @@ pub async fn chat(
 ) -> Result<Response, Failed> {
     let snap = state.snapshot.load_full();
     let (parts, body) = request.into_parts();
-    crate::auth::caller(&snap.config, &parts.headers)?;
+    let caller = crate::auth::caller(&state, &snap.config, &parts.headers).await?;
+    if let Some(k) = caller.key() {
+        k.check_limit()?;
+    }
     let bytes = crate::handlers::read_body(body, snap.config.server.max_body_bytes).await?;
     let req = sy_api::parse_chat_request(&bytes)?;
-    let plan = crate::plan::build(&state, &snap, &req)?;
+    let (plan, affinity_key) = crate::plan::build(&state, &snap, &req)?;
     if plan.attempts.is_empty() {
         return Err(crate::plan::nothing_left(&snap, &plan).into());
     }
@@ -56,6 +59,8 @@ pub async fn chat(
         plan,
         gen_id: gen_id(),
         created: unix_now(),
+        affinity_key,
+        key: caller.key().cloned(),
     };
     if stream {
         Ok(streaming(relay).await?)
@@ -86,8 +91,7 @@ async fn collect(relay: Relay) -> Result<Response, ApiError> {
     };
     let started = std::time::Instant::now();
     let ended = relay.drive(&mut out).await;
-    let record = generation_record(&relay, &ended, false, started);
-    relay.state.generations.insert(relay.gen_id.clone(), record);
+    finish_request(&relay, &ended, false, started);
     let (at, finish) = ended.result.clone()?;
     let model = &relay.snap.config.models[at.model];
     let provider = &model.endpoints[at.endpoint].provider;
@@ -137,8 +141,7 @@ async fn streaming(relay: Relay) -> Result<Response, ApiError> {
         };
         drop(watch);
         finish_stream(&relay, &mut out, &ended).await;
-        let record = generation_record(&relay, &ended, true, started);
-        relay.state.generations.insert(relay.gen_id.clone(), record);
+        finish_request(&relay, &ended, true, started);
     });
     let head = match head_rx.await {
         Ok(Ok(head)) => head,
@@ -191,6 +194,29 @@ fn last_labels(ended: &Ended) -> (String, String) {
         .rev()
         .find(|a| a.called)
         .map_or_else(Default::default, |a| (a.model.clone(), a.provider.clone()))
+}
+
+/// A finished request: its log line, its generation record (kept in memory for a quick
+/// `/generation` and written to the store off the request path), and its cost charged to its key.
+fn finish_request(relay: &Relay, ended: &Ended, streamed: bool, started: std::time::Instant) {
+    let record = generation_record(relay, ended, streamed, started);
+    let cost = ended.usage.cost;
+    if let Some(k) = &relay.key {
+        k.charge(cost);
+    }
+    if let Some(s) = &relay.state.storage {
+        let g = sy_store::Generation {
+            id: relay.gen_id.clone(),
+            key_id: relay.key.as_ref().map(|k| k.id.clone()),
+            created_at: i64::try_from(relay.created).unwrap_or(i64::MAX),
+            cost,
+            record: record.clone(),
+        };
+        if !s.writer.submit(g) {
+            tracing::error!(id = %relay.gen_id, backlog = s.writer.backlog(), "generation record dropped: the store's write queue is full");
+        }
+    }
+    relay.state.generations.insert(relay.gen_id.clone(), record);
 }
 
 /// The generation record of SPEC §4 (`GET /generation?id=`), and the request's log line.

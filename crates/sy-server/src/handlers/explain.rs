@@ -14,9 +14,9 @@ pub async fn explain(
 ) -> Result<Response, Failed> {
     let snap = state.snapshot.load_full();
     let (parts, body) = request.into_parts();
-    crate::auth::caller(&snap.config, &parts.headers)?;
+    crate::auth::caller(&state, &snap.config, &parts.headers).await?;
     let bytes = crate::handlers::read_body(body, snap.config.server.max_body_bytes).await?;
     let req = sy_api::parse_chat_request(&bytes)?;
-    let plan = crate::plan::build(&state, &snap, &req)?;
+    let (plan, _) = crate::plan::build(&state, &snap, &req)?;
     Ok(json(&crate::plan::to_json(&snap, &plan)))
 }

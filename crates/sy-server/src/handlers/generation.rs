@@ -18,7 +18,7 @@ pub async fn generation(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, Failed> {
     let snap = state.snapshot.load();
-    crate::auth::caller(&snap.config, &headers)?;
+    crate::auth::caller(&state, &snap.config, &headers).await?;
     let Some(id) = q.get("id") else {
         return Err(ApiError::bad_request("`id` query parameter is required").into());
     };

@@ -82,7 +82,7 @@ pub async fn admin_reload(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
 ) -> Result<Response, Failed> {
-    crate::auth::admin(&state.snapshot.load().config, &headers)?;
+    crate::auth::admin(&state, &state.snapshot.load().config, &headers).await?;
     crate::reload::reload(&state)?;
     Ok(json(&json!({"reloaded": true})))
 }

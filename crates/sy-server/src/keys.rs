@@ -1,0 +1,127 @@
+//! API keys on the request path (SPEC §8): a key is looked up once in the store, then served
+//! from memory, where its spend is charged the moment a request finishes — so the 402 check
+//! is immediate — while the durable charge goes through the writer with the generation record.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
+use sy_api::ApiError;
+use sy_store::{KeyRecord, Store};
+
+/// A key known to this instance, with its spend as of now.
+#[derive(Debug)]
+pub struct LiveKey {
+    pub id: String,
+    pub label: String,
+    pub limit: Option<f64>,
+    usage: Mutex<f64>,
+}
+
+impl LiveKey {
+    pub fn usage(&self) -> f64 {
+        *self
+            .usage
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A key at its limit gets 402 before any upstream is called.
+    pub fn check_limit(&self) -> Result<(), ApiError> {
+        match self.limit {
+            Some(limit) if self.usage() >= limit => Err(ApiError::new(
+                402,
+                format!("key `{}` has reached its limit of {limit} USD", self.label),
+            )
+            .with("key_id", self.id.clone().into())),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn charge(&self, cost: f64) {
+        if cost.is_finite() && cost > 0.0 {
+            *self
+                .usage
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) += cost;
+        }
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        let usage = self.usage();
+        serde_json::json!({
+            "id": self.id,
+            "label": self.label,
+            "usage": usage,
+            "limit": self.limit,
+            "remaining": self.limit.map(|l| (l - usage).max(0.0)),
+            "limit_remaining": self.limit.map(|l| (l - usage).max(0.0)),
+        })
+    }
+}
+
+/// Keys by the SHA-256 of their secret (the secret itself is never kept).
+#[derive(Default)]
+pub struct KeyCache {
+    by_hash: Mutex<HashMap<String, Arc<LiveKey>>>,
+}
+
+fn hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+impl KeyCache {
+    /// The key with this secret, from memory or the store. None: unknown key.
+    pub async fn lookup(
+        &self,
+        store: &Store,
+        secret: &str,
+    ) -> Result<Option<Arc<LiveKey>>, ApiError> {
+        let h = hash(secret);
+        if let Some(k) = self
+            .by_hash
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&h)
+        {
+            return Ok(Some(Arc::clone(k)));
+        }
+        let rec = store.key_by_secret(secret).await.map_err(|e| {
+            tracing::error!(error = %e, "key lookup failed");
+            ApiError::new(503, "the key store is unavailable; try again shortly")
+        })?;
+        Ok(rec.map(|r| {
+            let mut map = self
+                .by_hash
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            Arc::clone(map.entry(h).or_insert_with(|| Arc::new(live(r))))
+        }))
+    }
+
+    /// Forgets a deleted key at once.
+    pub fn forget(&self, id: &str) {
+        self.by_hash
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|_, k| k.id != id);
+    }
+
+    /// The live usage of a key this instance has charged, if any (fresher than the store's).
+    pub fn live_usage(&self, id: &str) -> Option<f64> {
+        let map = self
+            .by_hash
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.values().find(|k| k.id == id).map(|k| k.usage())
+    }
+}
+
+fn live(r: KeyRecord) -> LiveKey {
+    LiveKey {
+        id: r.id,
+        label: r.label,
+        limit: r.limit,
+        usage: Mutex::new(r.usage),
+    }
+}

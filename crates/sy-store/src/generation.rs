@@ -1,0 +1,146 @@
+//! Generation records: one per finished request, inserted together with the
+//! charge of its cost to its key, in one transaction, at most once per id.
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use crate::error::StoreError;
+use crate::store::{with_pool, Store};
+
+/// A finished request, as the server hands it over for storage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Generation {
+    /// `gen-...`: the key for `/generation?id=` and for idempotence.
+    pub id: String,
+    /// The key charged, `None` when auth is off (nothing is charged).
+    pub key_id: Option<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// USD, all attempts together; finite and non-negative.
+    pub cost: f64,
+    /// The full record the server built (model, provider, attempts, tokens, ...).
+    pub record: serde_json::Value,
+}
+
+impl Generation {
+    /// Refuses what would corrupt usage (a NaN cost poisons a key forever)
+    /// or that a backend cannot store (NUL in TEXT on PostgreSQL).
+    ///
+    /// # Errors
+    /// [`StoreError::Invalid`] naming the field.
+    pub fn validate(&self) -> Result<(), StoreError> {
+        if self.id.is_empty() || self.id.contains('\0') {
+            return Err(StoreError::Invalid {
+                field: "id",
+                reason: "must be non-empty and free of NUL",
+            });
+        }
+        if self.key_id.as_deref().is_some_and(|k| k.contains('\0')) {
+            return Err(StoreError::Invalid {
+                field: "key_id",
+                reason: "must be free of NUL",
+            });
+        }
+        if !self.cost.is_finite() || self.cost < 0.0 {
+            return Err(StoreError::Invalid {
+                field: "cost",
+                reason: "must be a finite, non-negative number of USD",
+            });
+        }
+        Ok(())
+    }
+}
+
+const INSERT: &str = "INSERT INTO generations (id, key_id, created_at, cost, record) \
+                      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING";
+const CHARGE: &str = "UPDATE keys SET usage_usd = usage_usd + $1 WHERE id = $2";
+
+impl Store {
+    /// Stores a finished request and adds its cost to its key's usage, in one
+    /// transaction. Idempotent on `rec.id`: returns true when this call
+    /// inserted (and charged) it, false when the id was already recorded.
+    ///
+    /// # Errors
+    /// [`StoreError::Invalid`] (see [`Generation::validate`]); the driver's
+    /// error, in which case nothing was written.
+    pub async fn record(&self, rec: &Generation) -> Result<bool, StoreError> {
+        Ok(self.record_batch(std::slice::from_ref(rec)).await? == 1)
+    }
+
+    /// [`Store::record`] for many records in one transaction (one commit,
+    /// one fsync): all are written or none. Returns how many were new.
+    ///
+    /// # Errors
+    /// As [`Store::record`]; nothing is written when any record is invalid.
+    pub async fn record_batch(&self, recs: &[Generation]) -> Result<usize, StoreError> {
+        for rec in recs {
+            rec.validate()?;
+        }
+        if recs.is_empty() {
+            return Ok(0);
+        }
+        // Serialise before opening the transaction: nothing slow inside it.
+        let texts = recs
+            .iter()
+            .map(|rec| rec.record.to_string())
+            .collect::<Vec<_>>();
+        self.ready().await?;
+        let inserted = with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let mut inserted = 0;
+            for (rec, text) in recs.iter().zip(&texts) {
+                let rows = sqlx::query(INSERT)
+                    .bind(&rec.id)
+                    .bind(rec.key_id.as_deref())
+                    .bind(rec.created_at)
+                    .bind(rec.cost)
+                    .bind(text.as_str())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                // Charge only what this transaction inserted: a retry of a
+                // write that did commit finds the row and charges nothing.
+                if rows == 1 {
+                    inserted += 1;
+                    if let Some(key_id) = rec.key_id.as_deref() {
+                        if rec.cost > 0.0 {
+                            sqlx::query(CHARGE)
+                                .bind(rec.cost)
+                                .bind(key_id)
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                    }
+                }
+            }
+            tx.commit().await?;
+            inserted
+        });
+        Ok(inserted)
+    }
+
+    /// The stored record JSON of one generation.
+    ///
+    /// # Errors
+    /// The driver's error; [`StoreError::Corrupt`] if the stored text is not JSON.
+    pub async fn generation(&self, id: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        self.ready().await?;
+        let text: Option<String> = with_pool!(self, pool => {
+            match sqlx::query("SELECT record FROM generations WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+            {
+                Some(row) => Some(row.try_get::<String, _>("record")?),
+                None => None,
+            }
+        });
+        text.map(|text| {
+            serde_json::from_str(&text).map_err(|source| StoreError::Corrupt {
+                id: id.to_owned(),
+                source,
+            })
+        })
+        .transpose()
+    }
+}

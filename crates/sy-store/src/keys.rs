@@ -1,0 +1,232 @@
+//! API keys (SPEC §8): created with a label and an optional USD limit, the
+//! secret shown once and stored as its SHA-256, looked up by that hash.
+
+use rand::distr::{Alphanumeric, SampleString};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use crate::error::StoreError;
+use crate::store::{with_pool, Store};
+
+/// Every secret starts with this.
+pub const SECRET_PREFIX: &str = "sk-sy-";
+const SECRET_RANDOM_LEN: usize = 48;
+const ID_PREFIX: &str = "key_";
+const ID_RANDOM_LEN: usize = 16;
+
+/// A key as the API shows it: never its secret nor the secret's hash.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KeyRecord {
+    /// Public id, `key_` + 16 alphanumerics.
+    pub id: String,
+    /// Free text given at creation.
+    pub label: String,
+    /// USD; `None` is unlimited.
+    pub limit: Option<f64>,
+    /// USD charged so far.
+    pub usage: f64,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+impl KeyRecord {
+    /// USD left before the limit, never negative; `None` when unlimited.
+    #[must_use]
+    pub fn remaining(&self) -> Option<f64> {
+        self.limit.map(|limit| (limit - self.usage).max(0.0))
+    }
+
+    /// True when the key has reached its limit (SPEC §4.5: 402 before any upstream).
+    #[must_use]
+    pub fn exhausted(&self) -> bool {
+        self.limit.is_some_and(|limit| self.usage >= limit)
+    }
+}
+
+/// SHA-256 of the secret, lowercase hex: what the database holds.
+fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+fn random_alnum(len: usize) -> String {
+    // ThreadRng is a CSPRNG reseeded from the OS: fit for secrets.
+    Alphanumeric.sample_string(&mut rand::rng(), len)
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+const KEY_COLUMNS: &str = "id, label, limit_usd, usage_usd, created_at";
+
+fn key_from_row<R: Row>(row: &R) -> Result<KeyRecord, sqlx::Error>
+where
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<f64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> f64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(KeyRecord {
+        id: row.try_get("id")?,
+        label: row.try_get("label")?,
+        limit: row.try_get("limit_usd")?,
+        usage: row.try_get("usage_usd")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+impl Store {
+    /// Creates a key; returns it with its secret (`sk-sy-` + 48
+    /// alphanumerics), which is not kept and cannot be shown again.
+    ///
+    /// # Errors
+    /// [`StoreError::Invalid`] for a negative or non-finite limit; the driver's error.
+    pub async fn create_key(
+        &self,
+        label: &str,
+        limit: Option<f64>,
+    ) -> Result<(KeyRecord, String), StoreError> {
+        if limit.is_some_and(|l| !l.is_finite() || l < 0.0) {
+            return Err(StoreError::Invalid {
+                field: "limit",
+                reason: "must be a finite, non-negative number of USD",
+            });
+        }
+        if label.contains('\0') {
+            return Err(StoreError::Invalid {
+                field: "label",
+                reason: "must not contain NUL",
+            });
+        }
+        self.ready().await?;
+        let secret = format!("{SECRET_PREFIX}{}", random_alnum(SECRET_RANDOM_LEN));
+        let key = KeyRecord {
+            id: format!("{ID_PREFIX}{}", random_alnum(ID_RANDOM_LEN)),
+            label: label.to_owned(),
+            limit,
+            usage: 0.0,
+            created_at: unix_now(),
+        };
+        let sql = "INSERT INTO keys (id, secret_hash, label, limit_usd, usage_usd, created_at) \
+                   VALUES ($1, $2, $3, $4, 0, $5)";
+        with_pool!(self, pool => {
+            sqlx::query(sql)
+                .bind(&key.id)
+                .bind(hash_secret(&secret))
+                .bind(&key.label)
+                .bind(key.limit)
+                .bind(key.created_at)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })?;
+        Ok((key, secret))
+    }
+
+    /// Every key, oldest first.
+    ///
+    /// # Errors
+    /// The driver's error.
+    pub async fn list_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        self.ready().await?;
+        let sql = format!("SELECT {KEY_COLUMNS} FROM keys ORDER BY created_at, id");
+        let keys = with_pool!(self, pool => {
+            sqlx::query(&sql)
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(key_from_row)
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        Ok(keys)
+    }
+
+    /// Deletes a key; true when it existed. Its generation records stay.
+    ///
+    /// # Errors
+    /// The driver's error.
+    pub async fn delete_key(&self, id: &str) -> Result<bool, StoreError> {
+        self.ready().await?;
+        let deleted = with_pool!(self, pool => {
+            sqlx::query("DELETE FROM keys WHERE id = $1")
+                .bind(id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(deleted > 0)
+    }
+
+    /// The key whose secret this is, found by the secret's hash.
+    ///
+    /// # Errors
+    /// The driver's error.
+    pub async fn key_by_secret(&self, secret: &str) -> Result<Option<KeyRecord>, StoreError> {
+        self.ready().await?;
+        let sql = format!("SELECT {KEY_COLUMNS} FROM keys WHERE secret_hash = $1");
+        let hash = hash_secret(secret);
+        let key = with_pool!(self, pool => {
+            sqlx::query(&sql)
+                .bind(&hash)
+                .fetch_optional(pool)
+                .await?
+                .as_ref()
+                .map(key_from_row)
+                .transpose()
+        })?;
+        Ok(key)
+    }
+
+    /// One key by its public id.
+    ///
+    /// # Errors
+    /// The driver's error.
+    pub async fn key(&self, id: &str) -> Result<Option<KeyRecord>, StoreError> {
+        self.ready().await?;
+        let sql = format!("SELECT {KEY_COLUMNS} FROM keys WHERE id = $1");
+        let key = with_pool!(self, pool => {
+            sqlx::query(&sql)
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+                .as_ref()
+                .map(key_from_row)
+                .transpose()
+        })?;
+        Ok(key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_is_sha256_hex() {
+        assert_eq!(
+            hash_secret("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn remaining_and_exhausted() {
+        let key = |limit, usage| KeyRecord {
+            id: "key_x".into(),
+            label: String::new(),
+            limit,
+            usage,
+            created_at: 0,
+        };
+        assert_eq!(key(None, 5.0).remaining(), None);
+        assert!(!key(None, 5.0).exhausted());
+        assert_eq!(key(Some(2.0), 0.5).remaining(), Some(1.5));
+        assert!(!key(Some(2.0), 0.5).exhausted());
+        assert_eq!(key(Some(2.0), 2.5).remaining(), Some(0.0));
+        assert!(key(Some(2.0), 2.0).exhausted());
+    }
+}

@@ -1,0 +1,28 @@
+//! Switchyard's durable state: API keys with their USD usage and limits, and
+//! one generation record per finished request (SPEC §8), in SQLite (the
+//! default, one file) or PostgreSQL (several instances), through `sqlx`.
+//!
+//! [`Store`] is the database; [`Writer`] takes finished requests off the
+//! request path through a bounded queue and writes them in the background.
+//!
+//! Invariants:
+//! - a key's `usage` is only ever changed by `usage = usage + cost` inside the
+//!   transaction that inserts the generation carrying that cost, so recorded
+//!   usage always equals the sum of recorded costs, across instances too;
+//! - recording is idempotent on the generation id: a retried write never
+//!   charges twice;
+//! - secrets are never stored or returned after creation (SHA-256 at rest),
+//!   and no error's text carries the database URL.
+
+mod error;
+mod generation;
+mod keys;
+mod migrate;
+mod store;
+mod writer;
+
+pub use error::StoreError;
+pub use generation::Generation;
+pub use keys::{KeyRecord, SECRET_PREFIX};
+pub use store::Store;
+pub use writer::{Writer, BACKOFF_MAX, BACKOFF_MIN, BATCH_MAX, DEFAULT_QUEUE_CAPACITY};
