@@ -1,6 +1,8 @@
 //! The request path end to end over real loopback HTTP: the gateway (router in-process) in
 //! front of the simulated provider (`sy-mock`, in-process), driven with reqwest.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use serde_json::{json, Value};

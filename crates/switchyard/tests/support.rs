@@ -1,6 +1,6 @@
 //! Test support: the simulated provider and the gateway, both in-process on port 0.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
