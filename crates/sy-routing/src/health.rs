@@ -87,6 +87,8 @@ pub struct EndpointHealth {
     pub latency_s: Option<f64>,
     /// Median generation throughput over 30 min, tokens/s.
     pub throughput: Option<f64>,
+    /// 95th percentile of the time to first token over 30 min, seconds (the hedge delay).
+    pub ttft_p95_s: Option<f64>,
 }
 
 /// Figures for the endpoints listing and the dashboard.
@@ -94,10 +96,10 @@ pub struct EndpointHealth {
 pub struct HealthSummary {
     /// Percentage of successful attempts over 30 min (None without samples).
     pub uptime_pct: Option<f64>,
-    /// Time to first token percentiles (p50, p75, p90, p99), seconds.
-    pub latency_s: Option<[f64; 4]>,
-    /// Throughput percentiles (p50, p75, p90, p99), tokens/s.
-    pub throughput: Option<[f64; 4]>,
+    /// Time to first token percentiles (p50, p75, p90, p95, p99), seconds.
+    pub latency_s: Option<[f64; 5]>,
+    /// Throughput percentiles (p50, p75, p90, p95, p99), tokens/s.
+    pub throughput: Option<[f64; 5]>,
     pub requests: u64,
     pub failures: u64,
     pub circuit: &'static str,
@@ -216,13 +218,13 @@ impl HealthRecord {
             }
         }
         let outage = self.consecutive_failures > 0 && failed >= 3 && failed >= ok;
-        let summary =
-            |get: fn(&Bucket) -> &Vec<f32>| percentiles(self.samples(now, get)).map(|p| p[0]);
+        let ttft = percentiles(self.samples(now, |b| &b.ttft));
         EndpointHealth {
             outage,
             unavailable: cooling || blocked,
-            latency_s: summary(|b| &b.ttft),
-            throughput: summary(|b| &b.throughput),
+            latency_s: ttft.map(|p| p[0]),
+            throughput: percentiles(self.samples(now, |b| &b.throughput)).map(|p| p[0]),
+            ttft_p95_s: ttft.map(|p| p[3]),
         }
     }
 
@@ -296,7 +298,7 @@ fn push_capped(v: &mut Vec<f32>, x: f64) {
     }
 }
 
-fn percentiles(mut v: Vec<f32>) -> Option<[f64; 4]> {
+fn percentiles(mut v: Vec<f32>) -> Option<[f64; 5]> {
     if v.is_empty() {
         return None;
     }
@@ -310,7 +312,7 @@ fn percentiles(mut v: Vec<f32>) -> Option<[f64; 4]> {
         let i = ((v.len() - 1) as f64 * q).round() as usize;
         f64::from(v[i.min(v.len() - 1)])
     };
-    Some([at(0.5), at(0.75), at(0.9), at(0.99)])
+    Some([at(0.5), at(0.75), at(0.9), at(0.95), at(0.99)])
 }
 
 #[cfg(test)]

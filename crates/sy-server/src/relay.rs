@@ -1,8 +1,10 @@
 //! The relay: runs a request's plan attempt by attempt (SPEC §4.3) — provider failover, model
 //! fallback, the same-endpoint retry before leaving a model, context-length narrowing, attempt and
-//! time budgets, and the resume of a stream broken after its first content.
+//! time budgets, hedged first tokens (SPEC §7), and the resume of a stream broken after its
+//! first content.
 
 mod attempt;
+mod hedge;
 mod output;
 mod record;
 
@@ -56,59 +58,88 @@ struct Broken {
     at: EndpointRef,
 }
 
+/// The state of one run through the plan.
+struct Run {
+    ended: Ended,
+    tries: HashMap<EndpointRef, u32>,
+    retried: HashSet<usize>,
+    ctx_floor: Option<u64>,
+    broken: Option<Broken>,
+    pos: usize,
+    deadline: Instant,
+}
+
+impl Run {
+    fn tries(&self, at: EndpointRef) -> u32 {
+        self.tries.get(&at).copied().unwrap_or(0)
+    }
+}
+
+enum Step {
+    Continue,
+    Done,
+}
+
 impl Relay {
     fn endpoint(&self, at: EndpointRef) -> (&str, &Endpoint) {
         let m = &self.snap.config.models[at.model];
         (m.id.as_str(), &m.endpoints[at.endpoint])
     }
 
+    /// May plan position `pos` still be tried?
+    fn eligible(&self, run: &Run, pos: usize) -> bool {
+        let at = self.plan.attempts[pos].at;
+        run.ctx_floor
+            .is_none_or(|c| self.endpoint(at).1.context_length > c)
+            && run.tries(at) < 2
+    }
+
     /// Is `pos` the last endpoint of its model still to be tried?
-    fn last_of_model(&self, pos: usize, ctx_floor: Option<u64>) -> bool {
+    fn last_of_model(&self, run: &Run, pos: usize) -> bool {
         let model = self.plan.attempts[pos].at.model;
-        !self.plan.attempts[pos + 1..].iter().any(|a| {
-            a.at.model == model
-                && ctx_floor.is_none_or(|c| self.endpoint(a.at).1.context_length > c)
-        })
+        !(pos + 1..self.plan.attempts.len())
+            .any(|q| self.plan.attempts[q].at.model == model && self.eligible(run, q))
     }
 
     /// Runs the plan, writing the answer into `out`.
     pub async fn drive(&self, out: &mut Out) -> Ended {
-        let cfg = &self.snap.config;
-        let r = &cfg.routing;
+        let r = &self.snap.config.routing;
         let deadline = Instant::now() + Duration::from_secs_f64(r.request_timeout_s);
-        let timeouts = Timeouts {
+        let t = Timeouts {
             first_token: Duration::from_secs_f64(r.first_token_timeout_s),
             idle: Duration::from_secs_f64(r.stream_idle_timeout_s),
             request_deadline: deadline,
         };
         let max_attempts = usize::try_from(r.max_attempts).unwrap_or(usize::MAX);
-        let mut ended = Ended {
-            result: Err(ApiError::new(503, "no endpoint was tried")),
-            usage: Usage::default(),
-            log: Vec::new(),
-            made: 0,
-            gone: false,
+        let mut run = Run {
+            ended: Ended {
+                result: Err(ApiError::new(503, "no endpoint was tried")),
+                usage: Usage::default(),
+                log: Vec::new(),
+                made: 0,
+                gone: false,
+            },
+            tries: HashMap::new(),
+            retried: HashSet::new(),
+            ctx_floor: None,
+            broken: None,
+            pos: 0,
+            deadline,
         };
-        let mut tries: HashMap<EndpointRef, u32> = HashMap::new();
-        let mut retried: HashSet<usize> = HashSet::new();
-        let mut ctx_floor: Option<u64> = None;
-        let mut broken: Option<Broken> = None;
-        let mut pos = 0usize;
-        while pos < self.plan.attempts.len() {
+        while run.pos < self.plan.attempts.len() {
+            let pos = run.pos;
             let at = self.plan.attempts[pos].at;
             let (model_id, ep) = self.endpoint(at);
-            if ctx_floor.is_some_and(|c| ep.context_length <= c)
-                || tries.get(&at).copied().unwrap_or(0) >= 2
-            {
-                pos += 1;
+            if !self.eligible(&run, pos) {
+                run.pos += 1;
                 continue;
             }
-            if ended.made >= max_attempts {
+            if run.ended.made >= max_attempts {
                 break;
             }
             if Instant::now() >= deadline {
-                if ended.log.is_empty() || !out.committed {
-                    ended.log.push(AttemptLog::skipped(
+                if run.ended.log.is_empty() || !out.committed {
+                    run.ended.log.push(AttemptLog::skipped(
                         model_id,
                         ep,
                         &classify(FailureKind::RequestTimeout),
@@ -117,34 +148,32 @@ impl Relay {
                 break;
             }
             let Some(client) = self.snap.upstreams.get(&ep.provider) else {
-                pos += 1;
+                run.pos += 1;
                 continue;
             };
             let Some(permit) = client
                 .permit(QUEUE_WAIT.min(deadline.saturating_duration_since(Instant::now())))
                 .await
             else {
-                ended.log.push(AttemptLog::skipped(
+                run.ended.log.push(AttemptLog::skipped(
                     model_id,
                     ep,
                     &classify(FailureKind::Saturated),
                 ));
-                pos += 1;
+                run.pos += 1;
                 continue;
             };
-            let mut mode = Mode::Fresh;
-            let mut prefill = None;
-            if out.committed {
-                if ep.supports_prefill {
-                    mode = Mode::Prefill;
-                    prefill = Some(out.delivered.clone());
-                } else {
-                    mode = Mode::Regenerate {
+            let (mut mode, prefill) = match (out.committed, ep.supports_prefill) {
+                (false, _) => (Mode::Fresh, None),
+                (true, true) => (Mode::Prefill, Some(out.delivered.clone())),
+                (true, false) => (
+                    Mode::Regenerate {
                         prefix: out.delivered.clone(),
                         matched: 0,
-                    };
-                }
-            }
+                    },
+                    None,
+                ),
+            };
             let enc = match sy_providers::encode(
                 client.api,
                 &self.req,
@@ -155,154 +184,196 @@ impl Relay {
                 Ok(e) => e,
                 Err(e) => {
                     tracing::warn!(provider = %ep.provider, error = %e, "cannot encode the request for this endpoint");
-                    ended.log.push(AttemptLog::skipped(
+                    run.ended.log.push(AttemptLog::skipped(
                         model_id,
                         ep,
                         &classify(FailureKind::Unparsable(e)),
                     ));
-                    pos += 1;
+                    run.pos += 1;
                     continue;
                 }
             };
-            let now = self.state.now();
-            self.state.health.begin_attempt(model_id, &ep.provider, now);
-            ended.made += 1;
-            *tries.entry(at).or_default() += 1;
-            let labels = Labels {
-                model: model_id,
-                provider: &ep.provider,
-                attempts: ended.made,
+            self.begin(&mut run, at);
+            let partner = if r.hedge && !out.committed && run.ended.made < max_attempts {
+                self.hedge_partner(&run, pos)
+            } else {
+                None
             };
-            let rep = attempt::run(
-                client,
-                enc,
-                prefill.as_deref(),
-                out,
-                &mut mode,
-                &labels,
-                &timeouts,
-            )
-            .await;
-            drop(permit);
-            if rep.gone {
-                ended.gone = true;
-                return ended;
-            }
-            let now = self.state.now();
-            if let Some(s) = rep.rate_limit_reset_s {
-                self.state.health.cooldown(model_id, &ep.provider, now + s);
-            }
-            if rep.got_content() {
-                ended
-                    .usage
-                    .add(&self.attempt_usage(&rep, ep, prefill.as_deref()));
-            }
-            let duration = rep.ended.duration_since(rep.started).as_secs_f64();
-            match &rep.result {
-                Ok(finish) => {
-                    self.state
-                        .health
-                        .record(model_id, &ep.provider, now, success(&rep));
-                    ended.log.push(AttemptLog::ok(model_id, ep, duration));
-                    if let (Some(k), true) = (
-                        self.affinity_key,
-                        at.model == self.plan.attempts[0].at.model,
-                    ) {
-                        self.state.affinity.put(k, &ep.provider, now);
-                    }
-                    ended.result = Ok((at, finish.clone()));
-                    return ended;
+            let (won, rep) = match partner {
+                Some((q, delay)) => {
+                    self.race(&mut run, pos, q, delay, (client, enc), out, &t)
+                        .await
                 }
-                Err(kind) => {
-                    let failure = classify(kind.clone());
-                    let outcome = match failure.class {
-                        Class::Transient => OutcomeKind::Failure(failure.label()),
-                        Class::ContextLength | Class::RequestError => OutcomeKind::ClientError,
+                None => {
+                    let labels = Labels {
+                        model: model_id,
+                        provider: &ep.provider,
+                        attempts: run.ended.made,
                     };
-                    self.state.health.record(
-                        model_id,
-                        &ep.provider,
-                        now,
-                        Outcome {
-                            kind: outcome,
-                            ttft_s: None,
-                            throughput: None,
-                        },
-                    );
-                    if let (Some(ra), Some(429 | 503)) = (failure.retry_after_s(), failure.status())
-                    {
-                        self.state.health.cooldown(model_id, &ep.provider, now + ra);
-                    }
-                    ended
-                        .log
-                        .push(AttemptLog::failed(model_id, ep, &failure, duration));
-                    if out.committed {
-                        let refusal = failure.refusal;
-                        broken.get_or_insert(Broken { failure, at });
-                        if !r.stream_resume || refusal {
-                            break;
-                        }
-                        pos += 1;
-                        continue;
-                    }
-                    out.discard_uncommitted();
-                    match failure.class {
-                        Class::RequestError => {
-                            ended.result = Err(record::request_error(
-                                &failure,
-                                model_id,
-                                &ep.provider,
-                                &ended.log,
-                            ));
-                            return ended;
-                        }
-                        Class::ContextLength => {
-                            ctx_floor = Some(
-                                ctx_floor.map_or(ep.context_length, |c| c.max(ep.context_length)),
-                            );
-                            pos += 1;
-                        }
-                        Class::Transient => {
-                            if let Some(wait) = self
-                                .retry_wait(&failure, pos, ctx_floor, &tries, &retried, deadline)
-                            {
-                                retried.insert(at.model);
-                                tokio::time::sleep(wait).await;
-                            } else {
-                                pos += 1;
-                            }
-                        }
-                    }
+                    (
+                        pos,
+                        attempt::run(client, enc, prefill.as_deref(), out, &mut mode, &labels, &t)
+                            .await,
+                    )
                 }
+            };
+            drop(permit);
+            run.pos = won;
+            match self
+                .settle(&mut run, won, rep, out, prefill.as_deref())
+                .await
+            {
+                Step::Done => return run.ended,
+                Step::Continue => {}
             }
         }
-        ended.result = Err(match &broken {
+        run.ended.result = Err(match &run.broken {
             Some(b) => {
                 let (model_id, ep) = self.endpoint(b.at);
-                record::broken_stream_error(&b.failure, model_id, &ep.provider, &ended.log)
+                record::broken_stream_error(&b.failure, model_id, &ep.provider, &run.ended.log)
             }
-            None => record::final_error(&ended.log),
+            None => record::final_error(&run.ended.log),
         });
-        ended
+        run.ended
+    }
+
+    /// An upstream call starts at `at`.
+    fn begin(&self, run: &mut Run, at: EndpointRef) {
+        let (model_id, ep) = self.endpoint(at);
+        self.state
+            .health
+            .begin_attempt(model_id, &ep.provider, self.state.now());
+        run.ended.made += 1;
+        *run.tries.entry(at).or_default() += 1;
+    }
+
+    /// Books what an attempt did — health, cooldowns, usage, the log — without deciding anything.
+    fn book(
+        &self,
+        run: &mut Run,
+        at: EndpointRef,
+        rep: &Report,
+        prefill: Option<&str>,
+    ) -> Option<Failure> {
+        let (model_id, ep) = self.endpoint(at);
+        let now = self.state.now();
+        if let Some(s) = rep.rate_limit_reset_s {
+            self.state.health.cooldown(model_id, &ep.provider, now + s);
+        }
+        if rep.got_content() {
+            run.ended.usage.add(&self.attempt_usage(rep, ep, prefill));
+        }
+        let duration = rep.ended.duration_since(rep.started).as_secs_f64();
+        match &rep.result {
+            Ok(_) => {
+                self.state
+                    .health
+                    .record(model_id, &ep.provider, now, success(rep));
+                run.ended.log.push(AttemptLog::ok(model_id, ep, duration));
+                None
+            }
+            Err(kind) => {
+                let failure = classify(kind.clone());
+                let outcome = match failure.class {
+                    Class::Transient => OutcomeKind::Failure(failure.label()),
+                    Class::ContextLength | Class::RequestError => OutcomeKind::ClientError,
+                };
+                self.state.health.record(
+                    model_id,
+                    &ep.provider,
+                    now,
+                    Outcome {
+                        kind: outcome,
+                        ttft_s: None,
+                        throughput: None,
+                    },
+                );
+                if let (Some(ra), Some(429 | 503)) = (failure.retry_after_s(), failure.status()) {
+                    self.state.health.cooldown(model_id, &ep.provider, now + ra);
+                }
+                run.ended
+                    .log
+                    .push(AttemptLog::failed(model_id, ep, &failure, duration));
+                Some(failure)
+            }
+        }
+    }
+
+    /// Decides what follows the attempt at plan position `pos`.
+    async fn settle(
+        &self,
+        run: &mut Run,
+        pos: usize,
+        rep: Report,
+        out: &mut Out,
+        prefill: Option<&str>,
+    ) -> Step {
+        let at = self.plan.attempts[pos].at;
+        if rep.gone {
+            run.ended.gone = true;
+            return Step::Done;
+        }
+        let Some(failure) = self.book(run, at, &rep, prefill) else {
+            if let (Some(k), true) = (
+                self.affinity_key,
+                at.model == self.plan.attempts[0].at.model,
+            ) {
+                self.state
+                    .affinity
+                    .put(k, &self.endpoint(at).1.provider, self.state.now());
+            }
+            run.ended.result = Ok((at, rep.result.unwrap_or_default()));
+            return Step::Done;
+        };
+        if out.committed {
+            let stop = !self.snap.config.routing.stream_resume || failure.refusal;
+            run.broken.get_or_insert(Broken { failure, at });
+            if stop {
+                run.pos = self.plan.attempts.len();
+            } else {
+                run.pos = pos + 1;
+            }
+            return Step::Continue;
+        }
+        out.discard_uncommitted();
+        let (model_id, ep) = self.endpoint(at);
+        match failure.class {
+            Class::RequestError => {
+                run.ended.result = Err(record::request_error(
+                    &failure,
+                    model_id,
+                    &ep.provider,
+                    &run.ended.log,
+                ));
+                return Step::Done;
+            }
+            Class::ContextLength => {
+                run.ctx_floor = Some(
+                    run.ctx_floor
+                        .map_or(ep.context_length, |c| c.max(ep.context_length)),
+                );
+                run.pos = pos + 1;
+            }
+            Class::Transient => match self.retry_wait(run, &failure, pos) {
+                Some(wait) => {
+                    run.retried.insert(at.model);
+                    tokio::time::sleep(wait).await;
+                }
+                None => run.pos = pos + 1,
+            },
+        }
+        Step::Continue
     }
 
     /// SPEC §4.3: before the plan leaves a model, a transient failure of its last endpoint is
     /// retried once — after `Retry-After` when it is at most `max_retry_wait_s`, else after about
     /// half a second — except a silent endpoint. A longer `Retry-After` is a cooldown: no retry.
-    fn retry_wait(
-        &self,
-        failure: &Failure,
-        pos: usize,
-        ctx_floor: Option<u64>,
-        tries: &HashMap<EndpointRef, u32>,
-        retried: &HashSet<usize>,
-        deadline: Instant,
-    ) -> Option<Duration> {
+    fn retry_wait(&self, run: &Run, failure: &Failure, pos: usize) -> Option<Duration> {
         let at = self.plan.attempts[pos].at;
         if failure.silent
-            || retried.contains(&at.model)
-            || tries.get(&at).copied().unwrap_or(0) >= 2
-            || !self.last_of_model(pos, ctx_floor)
+            || run.retried.contains(&at.model)
+            || run.tries(at) >= 2
+            || !self.last_of_model(run, pos)
         {
             return None;
         }
@@ -312,7 +383,7 @@ impl Relay {
             None => 0.4 + 0.2 * rand::random::<f64>(),
         };
         let wait = Duration::from_secs_f64(secs);
-        (Instant::now() + wait < deadline).then_some(wait)
+        (Instant::now() + wait < run.deadline).then_some(wait)
     }
 
     /// Usage of an attempt that produced tokens: the upstream's figures, else an estimate.

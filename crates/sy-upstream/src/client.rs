@@ -117,6 +117,11 @@ impl ProviderClient {
         got.ok()?.ok()
     }
 
+    /// A concurrency permit only if one is free now (a hedge never queues).
+    pub fn try_permit(&self) -> Option<OwnedSemaphorePermit> {
+        Arc::clone(&self.permits).try_acquire_owned().ok()
+    }
+
     /// Sends one call. Returns once the upstream's status line and headers are in.
     pub async fn send(&self, enc: Encoded, prefill: Option<&str>) -> Result<Attempt, FailureKind> {
         let url = format!("{}{}", self.base_url, enc.path);

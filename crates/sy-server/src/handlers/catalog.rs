@@ -55,8 +55,10 @@ pub async fn models(
     Ok(json(&json!({"data": data})))
 }
 
-fn percentiles(p: Option<[f64; 4]>, scale: f64) -> Value {
-    p.map_or(Value::Null, |p| json!({"p50": p[0] * scale, "p75": p[1] * scale, "p90": p[2] * scale, "p99": p[3] * scale}))
+fn percentiles(p: Option<[f64; 5]>, scale: f64) -> Value {
+    p.map_or(Value::Null, |p| {
+        json!({"p50": p[0] * scale, "p75": p[1] * scale, "p90": p[2] * scale, "p95": p[3] * scale, "p99": p[4] * scale})
+    })
 }
 
 fn endpoint_entry(m: &Model, e: &Endpoint, h: &HealthSummary) -> Value {

@@ -71,6 +71,16 @@ impl AttemptLog {
         }
     }
 
+    /// A hedged attempt that lost the race: cancelled before its first token.
+    pub fn cancelled(model: &str, ep: &Endpoint, duration_s: f64) -> Self {
+        Self {
+            class: "cancelled",
+            kind: "hedge_lost",
+            message: Some("cancelled: another endpoint produced the first token first".to_owned()),
+            ..Self::new(model, ep, duration_s)
+        }
+    }
+
     pub fn skipped(model: &str, ep: &Endpoint, f: &Failure) -> Self {
         Self {
             called: false,
@@ -128,7 +138,10 @@ pub fn broken_stream_error(
 /// Every attempt failed: the most telling upstream error as 502, or 429 when all were rate
 /// limits, 408 when all timed out (SPEC §4.3).
 pub fn final_error(log: &[AttemptLog]) -> ApiError {
-    let failed: Vec<&AttemptLog> = log.iter().filter(|a| a.class != "ok").collect();
+    let failed: Vec<&AttemptLog> = log
+        .iter()
+        .filter(|a| a.class != "ok" && a.class != "cancelled")
+        .collect();
     if failed.is_empty() {
         return ApiError::new(503, "no endpoint could be tried")
             .with("attempts", attempts_value(log));
