@@ -146,6 +146,12 @@ impl HealthRecord {
                     backoff_s: FIRST_PROBE_S,
                     probe_in_flight: false,
                 },
+                // a failed probe doubles the wait; other failures while open (attempts that were
+                // in flight, or a last resort) leave the probe schedule alone
+                c @ Circuit::Open {
+                    probe_in_flight: false,
+                    ..
+                } => c,
                 Circuit::Open { backoff_s, .. } => {
                     let backoff = (backoff_s * 2.0).min(MAX_PROBE_S);
                     Circuit::Open {
@@ -217,7 +223,9 @@ impl HealthRecord {
                 failed += 1;
             }
         }
-        let outage = self.consecutive_failures > 0 && failed >= 3 && failed >= ok;
+        // a due probe is taken at the endpoint's healthy place, or it would never come
+        let probe_due = matches!(self.circuit, Circuit::Open { next_probe_at, probe_in_flight: false, .. } if now >= next_probe_at);
+        let outage = !probe_due && self.consecutive_failures > 0 && failed >= 3 && failed >= ok;
         let ttft = percentiles(self.samples(now, |b| &b.ttft));
         EndpointHealth {
             outage,

@@ -35,21 +35,29 @@ pub fn resolve_models(
     let mut out: Vec<Resolved> = Vec::with_capacity(ids.len() + 2);
     for id in ids {
         let r = resolve_one(config, id)?;
-        if !out.contains(&r) {
+        // one model under two suffixes would plan its endpoints twice: the first one named wins
+        if !out.iter().any(|o| o.model == r.model) {
             out.push(r);
         }
     }
     if use_fallbacks {
         if let Some(first) = out.first().copied() {
             for fb in &config.models[first.model].fallbacks {
-                if let Some(model) = config.models.iter().position(|m| &m.id == fb) {
-                    let r = Resolved {
-                        model,
-                        variant: Variant::Plain,
-                    };
-                    if !out.iter().any(|o| o.model == model) {
-                        out.push(r);
-                    }
+                let Some(model) = config.models.iter().position(|m| &m.id == fb) else {
+                    continue;
+                };
+                // `:free` never falls back to a priced endpoint: fallbacks stay free, or are left out
+                let has_free = config.models[model]
+                    .endpoints
+                    .iter()
+                    .any(sy_config::Endpoint::is_free);
+                let variant = match first.variant {
+                    Variant::Free if has_free => Variant::Free,
+                    Variant::Free => continue,
+                    _ => Variant::Plain,
+                };
+                if !out.iter().any(|o| o.model == model) {
+                    out.push(Resolved { model, variant });
                 }
             }
         }

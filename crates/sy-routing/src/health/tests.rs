@@ -86,3 +86,16 @@ fn cooldown_and_figures() {
     // samples older than 30 min are gone
     assert_eq!(h.summary(2000.0).uptime_pct, None);
 }
+
+#[test]
+fn a_due_probe_is_not_held_back_by_the_outage_flag() {
+    let mut h = HealthRecord::default();
+    for i in 0..5 {
+        h.record(f64::from(i) * 0.1, fail(), 0.5);
+    }
+    let v = h.view(0.45, 30.0);
+    assert!(v.unavailable, "{v:?}");
+    // the probe is due ~1 s after the circuit opened, long before the 30 s window forgets
+    let v = h.view(2.0, 30.0);
+    assert!(!v.unavailable && !v.outage, "{v:?}");
+}
