@@ -27,22 +27,28 @@ impl Gateway {
     /// One model `test/m` served by each named provider (prices rising in the given order), each
     /// simulated with the given behaviour; `endpoint_extra` is TOML added to every endpoint.
     pub async fn start(providers: &[(&str, Value)], endpoint_extra: &str) -> Gateway {
+        let with_api: Vec<(&str, &str, Value)> = providers.iter().map(|(n, b)| (*n, "openai", b.clone())).collect();
+        Self::start_with(&with_api, endpoint_extra).await
+    }
+
+    /// As `start`, with each provider's wire protocol (`openai` or `anthropic`).
+    pub async fn start_with(providers: &[(&str, &str, Value)], endpoint_extra: &str) -> Gateway {
         let stop = CancellationToken::new();
         let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
         let mock = MockServer::start(MockConfig::default(), loopback, stop.clone())
             .await
             .unwrap();
         let mut toml = String::from("[routing]\nfirst_token_timeout_s = 1\nstream_idle_timeout_s = 1\nmax_retry_wait_s = 1\n");
-        for (name, behaviour) in providers {
+        for (name, api, behaviour) in providers {
             let b: Behaviour = serde_json::from_value(behaviour.clone()).unwrap();
             mock.set_behaviour(name, b);
             toml.push_str(&format!(
-                "[[providers]]\nname = \"{name}\"\nbase_url = \"{}\"\n",
+                "[[providers]]\nname = \"{name}\"\napi = \"{api}\"\nbase_url = \"{}\"\n",
                 mock.base_url(name)
             ));
         }
         toml.push_str("[[models]]\nid = \"test/m\"\ncontext_length = 8000\n");
-        for (i, (name, _)) in providers.iter().enumerate() {
+        for (i, (name, _, _)) in providers.iter().enumerate() {
             toml.push_str(&format!(
                 "[[models.endpoints]]\nprovider = \"{name}\"\nupstream_model = \"m\"\nprompt_price = {}.0\ncompletion_price = 1.0\n{endpoint_extra}\n",
                 i + 1
