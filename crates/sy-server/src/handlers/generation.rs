@@ -22,10 +22,22 @@ pub async fn generation(
     let Some(id) = q.get("id") else {
         return Err(ApiError::bad_request("`id` query parameter is required").into());
     };
-    match state.generations.get(id) {
-        Some(rec) => Ok(json(&json!({"data": rec}))),
-        None => Err(ApiError::new(404, format!("no generation `{id}`"))
-            .with("id", Value::from(id.as_str()))
-            .into()),
+    if let Some(rec) = state.generations.get(id) {
+        return Ok(json(&json!({"data": rec})));
     }
+    if let Some(s) = &state.storage {
+        match s.store.generation(id).await {
+            Ok(Some(rec)) => return Ok(json(&json!({"data": rec}))),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "generation lookup failed");
+                return Err(
+                    ApiError::new(503, "the store is unavailable; try again shortly").into(),
+                );
+            }
+        }
+    }
+    Err(ApiError::new(404, format!("no generation `{id}`"))
+        .with("id", Value::from(id.as_str()))
+        .into())
 }

@@ -16,11 +16,33 @@ pub async fn health() -> Response {
     json(&json!({"status": "ok"}))
 }
 
+/// Ready: a config is loaded and the store is reachable with its writer keeping up; otherwise
+/// 503 saying what is wrong (the gateway still serves, queueing records).
 pub async fn ready(State(state): State<Arc<AppState>>) -> Response {
     let snap = state.snapshot.load();
-    json(
-        &json!({"status": "ready", "models": snap.config.models.len(), "providers": snap.config.providers.len(), "demo": snap.config.demo}),
-    )
+    let mut body = json!({
+        "status": "ready",
+        "models": snap.config.models.len(),
+        "providers": snap.config.providers.len(),
+        "demo": snap.config.demo,
+    });
+    if let Some(s) = &state.storage {
+        let ping = tokio::time::timeout(std::time::Duration::from_secs(2), s.store.ping()).await;
+        let reachable = matches!(ping, Ok(Ok(())));
+        body["store"] = json!({
+            "backend": s.store.backend(),
+            "reachable": reachable,
+            "writer_healthy": s.writer.healthy(),
+            "backlog": s.writer.backlog(),
+            "last_error": s.writer.last_error(),
+        });
+        if !reachable || !s.writer.healthy() {
+            body["status"] = json!("degraded: the store is unreachable; records are queued");
+            let bytes = serde_json::to_vec(&body).unwrap_or_default();
+            return crate::respond::json_bytes(StatusCode::SERVICE_UNAVAILABLE, bytes);
+        }
+    }
+    json(&body)
 }
 
 /// Prometheus text format: per-endpoint health figures (the full metric set arrives with the
