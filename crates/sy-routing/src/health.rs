@@ -91,6 +91,17 @@ pub struct EndpointHealth {
     pub ttft_p95_s: Option<f64>,
 }
 
+/// One 10 s bucket of an endpoint's record, for charts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesPoint {
+    /// Bucket start, seconds on the same clock as `now`.
+    pub start_s: f64,
+    pub successes: u32,
+    pub failures: u32,
+    pub ttft_p50_s: Option<f64>,
+    pub throughput_p50: Option<f64>,
+}
+
 /// Figures for the endpoints listing and the dashboard.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct HealthSummary {
@@ -262,6 +273,21 @@ impl HealthRecord {
             },
             cooldown_s: (self.cooldown_until - now).max(0.0),
         }
+    }
+
+    /// The 10 s buckets of the last 30 minutes, oldest first (for charts).
+    pub fn series(&self, now: f64) -> Vec<SeriesPoint> {
+        self.buckets
+            .iter()
+            .filter(|b| now - b.start < SPAN_S)
+            .map(|b| SeriesPoint {
+                start_s: b.start,
+                successes: b.successes,
+                failures: b.failures,
+                ttft_p50_s: percentiles(b.ttft.clone()).map(|p| p[0]),
+                throughput_p50: percentiles(b.throughput.clone()).map(|p| p[0]),
+            })
+            .collect()
     }
 
     fn samples(&self, now: f64, get: fn(&Bucket) -> &Vec<f32>) -> Vec<f32> {

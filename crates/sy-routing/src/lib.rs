@@ -11,7 +11,7 @@ mod resolve;
 
 pub use classify::{classify, Class, Failure, FailureKind};
 pub use cost::{cost_usd, per_token_decimal, plain_decimal};
-pub use health::{EndpointHealth, HealthRecord, HealthSummary, Outcome, OutcomeKind};
+pub use health::{EndpointHealth, HealthRecord, HealthSummary, Outcome, OutcomeKind, SeriesPoint};
 pub use plan::{plan, Exclusion, Plan, PlannedAttempt, RequestFacts};
 pub use resolve::{check_slugs, resolve_models, Resolved, Variant};
 

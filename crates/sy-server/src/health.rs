@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use sy_routing::{EndpointHealth, HealthRecord, HealthSummary, Outcome};
+use sy_routing::{EndpointHealth, HealthRecord, HealthSummary, Outcome, SeriesPoint};
 
 type Key = (String, String);
 
@@ -55,6 +55,17 @@ impl HealthStore {
                 circuit: "closed",
                 ..HealthSummary::default()
             })
+    }
+
+    /// The endpoint's 10 s buckets over the last 30 minutes (empty when it has no record).
+    pub fn series(&self, model: &str, provider: &str, now: f64) -> Vec<SeriesPoint> {
+        let map = self
+            .records
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(&(model.to_owned(), provider.to_owned()))
+            .map(|r| r.series(now))
+            .unwrap_or_default()
     }
 
     pub fn record(&self, model: &str, provider: &str, now: f64, outcome: Outcome) {
