@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
-use axum::serve::ListenerExt;
 use sy_server::{AppState, ConfigSource, EnvLookup, Snapshot, Storage};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
@@ -19,6 +18,7 @@ const STORE_FLUSH: Duration = Duration::from_secs(10);
 
 pub async fn serve(config: Option<PathBuf>, listen: Option<String>) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
+    sy_server::install_metrics();
     let (cfg, source, env) = load_or_demo(config, &shutdown).await?;
     let listen = listen.unwrap_or_else(|| cfg.server.listen.clone());
     let addr: SocketAddr = listen
@@ -32,15 +32,15 @@ pub async fn serve(config: Option<PathBuf>, listen: Option<String>) -> anyhow::R
         .with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
     tracing::info!(listen = %local, "switchyard serving");
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
     spawn_signals(Arc::clone(&state), shutdown.clone())?;
     let app = sy_server::router(Arc::clone(&state));
-    let stop = shutdown.clone();
-    let server =
-        axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await });
-    let server = tokio::spawn(async move { server.await });
+    // TCP_NODELAY, a header read timeout and a connection cap (axum::serve has neither)
+    let server = tokio::spawn(sy_server::serve_with_limits(
+        listener,
+        app,
+        sy_server::ConnLimits::default(),
+        shutdown.clone(),
+    ));
     shutdown.cancelled().await;
     tracing::info!("shutting down: finishing in-flight requests");
     state.tasks.close();

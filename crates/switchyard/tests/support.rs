@@ -27,7 +27,10 @@ impl Gateway {
     /// One model `test/m` served by each named provider (prices rising in the given order), each
     /// simulated with the given behaviour; `endpoint_extra` is TOML added to every endpoint.
     pub async fn start(providers: &[(&str, Value)], endpoint_extra: &str) -> Gateway {
-        let with_api: Vec<(&str, &str, Value)> = providers.iter().map(|(n, b)| (*n, "openai", b.clone())).collect();
+        let with_api: Vec<(&str, &str, Value)> = providers
+            .iter()
+            .map(|(n, b)| (*n, "openai", b.clone()))
+            .collect();
         Self::start_with(&with_api, endpoint_extra).await
     }
 

@@ -33,6 +33,10 @@ const ROUTING_PARAMETERS: &[&str] = &[
     "include_reasoning",
 ];
 
+/// The largest `max_tokens` accepted: far above any model's context, and small enough that the
+/// planner's token sums (prompt estimate plus completion) can never overflow a `u64`.
+pub const MAX_COMPLETION_TOKENS: u64 = u32::MAX as u64;
+
 /// A validated chat-completion request.
 #[derive(Debug, Clone)]
 pub struct ChatRequest {
@@ -283,6 +287,14 @@ fn check_types(body: &Map<String, Value>) -> Result<(), ApiError> {
                 return Err(field_error(key, "must not be negative"))
             }
             Some(_) => return Err(field_error(key, "must be a non-negative integer")),
+        }
+    }
+    for key in ["max_tokens", "max_completion_tokens"] {
+        if body.get(key).and_then(Value::as_u64) > Some(MAX_COMPLETION_TOKENS) {
+            return Err(field_error(
+                key,
+                &format!("must be at most {MAX_COMPLETION_TOKENS}"),
+            ));
         }
     }
     if body.get("n").and_then(Value::as_u64) == Some(0) {

@@ -7,6 +7,8 @@ mod generations;
 mod handlers;
 mod health;
 mod keys;
+mod limits;
+mod metrics;
 mod plan;
 mod relay;
 mod reload;
@@ -18,6 +20,8 @@ use std::sync::Arc;
 use axum::routing::{get, post};
 use axum::Router;
 
+pub use limits::{panics_caught, serve_with_limits, ConnLimits};
+pub use metrics::install as install_metrics;
 pub use reload::{load_file, reload};
 pub use state::{AppState, ConfigSource, EnvLookup, Snapshot, Storage};
 
@@ -29,6 +33,7 @@ fn api() -> Router<Arc<AppState>> {
         .route("/models/{*rest}", get(handlers::catalog::endpoints))
         .route("/routing/explain", post(handlers::explain::explain))
         .route("/generation", get(handlers::generation::generation))
+        .route("/dashboard", get(handlers::dashboard::data))
         .route("/key", get(handlers::keys::current))
         .route(
             "/keys",
@@ -40,7 +45,8 @@ fn api() -> Router<Arc<AppState>> {
         )
 }
 
-/// The whole router.
+/// The whole router. A panic anywhere inside is answered 500 in the error shape (outermost
+/// layer); oversized headers are refused before any handler runs.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .nest("/api/v1", api())
@@ -48,11 +54,15 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/health", get(handlers::ops::health))
         .route("/ready", get(handlers::ops::ready))
         .route("/metrics", get(handlers::ops::metrics))
-        .route("/", get(handlers::ops::dashboard))
+        .route("/", get(handlers::dashboard::page))
+        .route("/dashboard/assets/{file}", get(handlers::dashboard::asset))
+        .route("/__tmp_legacy_dashboard", get(handlers::ops::dashboard))
         .route("/admin/reload", post(handlers::ops::admin_reload))
         .fallback(handlers::ops::not_found)
         .method_not_allowed_fallback(handlers::ops::not_found)
         .with_state(state)
+        .layer(axum::middleware::from_fn(limits::header_limit))
+        .layer(limits::catch_panics())
 }
 
 /// The plan for a request body against a config, as `switchyard explain` prints it: the same

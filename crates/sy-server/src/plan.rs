@@ -36,8 +36,8 @@ fn prompt_tokens(
         })
         .min()
         .unwrap_or(u64::MAX);
-    let bound = bytes as u64 + 4 * req.messages().len() as u64;
-    if bound + completion <= smallest {
+    let bound = (bytes as u64).saturating_add(4 * req.messages().len() as u64);
+    if bound.saturating_add(completion) <= smallest {
         return bound.min(sy_providers::estimate_text_tokens_fast(bytes));
     }
     sy_providers::estimate_prompt_tokens(req.messages(), req.body.get("tools"))

@@ -261,19 +261,25 @@ impl Relay {
             self.state.health.cooldown(model_id, &ep.provider, now + s);
         }
         if rep.got_content() {
-            run.ended.usage.add(&self.attempt_usage(rep, ep, prefill));
+            let usage = self.attempt_usage(rep, ep, prefill);
+            crate::metrics::spend(model_id, &ep.provider, usage.cost);
+            run.ended.usage.add(&usage);
         }
         let duration = rep.ended.duration_since(rep.started).as_secs_f64();
         match &rep.result {
             Ok(_) => {
+                let outcome = success(rep);
+                crate::metrics::attempt(model_id, &ep.provider, "ok");
+                crate::metrics::success(&ep.provider, outcome.ttft_s, outcome.throughput);
                 self.state
                     .health
-                    .record(model_id, &ep.provider, now, success(rep));
+                    .record(model_id, &ep.provider, now, outcome);
                 run.ended.log.push(AttemptLog::ok(model_id, ep, duration));
                 None
             }
             Err(kind) => {
                 let failure = classify(kind.clone());
+                crate::metrics::attempt(model_id, &ep.provider, failure.label());
                 let outcome = match failure.class {
                     Class::Transient => OutcomeKind::Failure(failure.label()),
                     Class::ContextLength | Class::RequestError => OutcomeKind::ClientError,

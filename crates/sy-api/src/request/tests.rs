@@ -88,3 +88,23 @@ fn routing_fields_are_lifted_and_the_rest_kept() {
     assert_eq!(r.max_tokens, Some(7));
     assert_eq!(r.used_parameters, vec!["temperature", "max_tokens"]);
 }
+
+/// Fuzzing/hostile-body regression: `max_tokens` near `u64::MAX` passed validation and the
+/// planner's `prompt + completion` overflowed (a panic in debug builds, a wrapped sum that let
+/// a too-small endpoint through in release).
+#[test]
+fn absurd_max_tokens_is_refused_before_it_reaches_the_planner() {
+    for body in [
+        r#"{"model":"m","messages":[{"role":"user"}],"max_tokens":18446744073709551615}"#,
+        r#"{"model":"m","messages":[{"role":"user"}],"max_completion_tokens":4294967296}"#,
+    ] {
+        let err = parse_chat_request(body.as_bytes()).expect_err(body);
+        assert_eq!(err.status, 400, "{body}");
+        assert!(err.message.contains("at most"), "{body}: {}", err.message);
+    }
+    let ok = parse_chat_request(
+        br#"{"model":"m","messages":[{"role":"user"}],"max_tokens":4294967295}"#,
+    )
+    .unwrap();
+    assert_eq!(ok.max_tokens, Some(MAX_COMPLETION_TOKENS));
+}

@@ -84,7 +84,7 @@ pub(super) fn reason(
             ));
         }
     }
-    let need = facts.prompt_tokens + facts.completion_tokens;
+    let need = facts.prompt_tokens.saturating_add(facts.completion_tokens);
     if need > ep.context_length {
         return Some(format!(
             "context length {} is too small for ~{} prompt tokens plus {} completion tokens",

@@ -249,6 +249,12 @@ fn generation_record(
         ..
     } = ended.usage;
     let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let outcome = match status {
+        200 => "ok",
+        400..=499 => "client_error",
+        _ => "error",
+    };
+    crate::metrics::request(&model, outcome, streamed, started.elapsed().as_secs_f64());
     tracing::info!(
         id = %relay.gen_id, model = %model, provider = %provider, status, attempts = ended.made,
         streamed, latency_ms, cost, "request"

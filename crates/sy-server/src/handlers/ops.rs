@@ -1,6 +1,5 @@
 //! Operations: liveness, readiness, metrics, the dashboard page, reload, and the JSON 404.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -45,48 +44,14 @@ pub async fn ready(State(state): State<Arc<AppState>>) -> Response {
     json(&body)
 }
 
-/// Prometheus text format: per-endpoint health figures (the full metric set arrives with the
-/// operator-visibility work).
+/// Prometheus text format (see `crate::metrics`).
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    let snap = state.snapshot.load();
-    let now = state.now();
-    let mut out = String::new();
-    out.push_str("# HELP switchyard_up The gateway is serving.\n# TYPE switchyard_up gauge\nswitchyard_up 1\n");
-    out.push_str("# HELP switchyard_endpoint_attempts Attempts over the last 30 minutes.\n# TYPE switchyard_endpoint_attempts gauge\n");
-    let mut fails = String::from("# HELP switchyard_endpoint_failures Failed attempts over the last 30 minutes.\n# TYPE switchyard_endpoint_failures gauge\n");
-    for m in &snap.config.models {
-        for e in &m.endpoints {
-            let s = state.health.summary(&m.id, &e.provider, now);
-            let labels = format!(
-                "model=\"{}\",provider=\"{}\"",
-                escape(&m.id),
-                escape(&e.provider)
-            );
-            let _ = writeln!(
-                out,
-                "switchyard_endpoint_attempts{{{labels}}} {}",
-                s.requests
-            );
-            let _ = writeln!(
-                fails,
-                "switchyard_endpoint_failures{{{labels}}} {}",
-                s.failures
-            );
-        }
-    }
-    out.push_str(&fails);
-    let mut r = (StatusCode::OK, out).into_response();
+    let mut r = (StatusCode::OK, crate::metrics::render(&state)).into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
     r
-}
-
-fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
 }
 
 pub async fn dashboard() -> Response {

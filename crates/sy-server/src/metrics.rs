@@ -1,0 +1,167 @@
+//! Prometheus metrics (`GET /metrics`): counters and histograms recorded on the request path
+//! through the `metrics` facade, plus gauges read off the health store and the writer at scrape
+//! time. Label values are bounded: model ids and provider slugs from the config, outcome classes
+//! from a fixed set — never a key, a prompt or an upstream message.
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::state::AppState;
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+const LATENCY_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+];
+const THROUGHPUT_BUCKETS: &[f64] = &[5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 320.0, 640.0, 1280.0];
+
+/// Installs the process-wide recorder (once; later calls are no-ops). Without it the metric
+/// calls cost nothing and `/metrics` shows only the scrape-time gauges.
+pub fn install() {
+    if HANDLE.get().is_some() {
+        return;
+    }
+    let builder = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), LATENCY_BUCKETS)
+        .and_then(|b| {
+            b.set_buckets_for_metric(
+                Matcher::Full("switchyard_throughput_tokens_per_second".to_owned()),
+                THROUGHPUT_BUCKETS,
+            )
+        });
+    match builder.and_then(PrometheusBuilder::install_recorder) {
+        Ok(handle) => {
+            let _ = HANDLE.set(handle);
+            describe();
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics recorder not installed"),
+    }
+}
+
+fn describe() {
+    metrics::describe_counter!(
+        "switchyard_requests_total",
+        "Finished chat requests, by model, outcome and whether streamed."
+    );
+    metrics::describe_counter!(
+        "switchyard_attempts_total",
+        "Upstream attempts, by model, provider and outcome class."
+    );
+    metrics::describe_histogram!(
+        "switchyard_request_duration_seconds",
+        "Whole-request duration, all attempts."
+    );
+    metrics::describe_histogram!(
+        "switchyard_ttft_seconds",
+        "Time to the first content of a successful attempt."
+    );
+    metrics::describe_histogram!(
+        "switchyard_throughput_tokens_per_second",
+        "Generation speed of a successful attempt."
+    );
+    metrics::describe_gauge!(
+        "switchyard_spend_usd",
+        "USD spent, by model and provider (monotonic)."
+    );
+}
+
+/// A finished request.
+pub fn request(model: &str, outcome: &'static str, streamed: bool, seconds: f64) {
+    let streamed = if streamed { "true" } else { "false" };
+    metrics::counter!("switchyard_requests_total", "model" => model.to_owned(), "outcome" => outcome, "streamed" => streamed).increment(1);
+    metrics::histogram!("switchyard_request_duration_seconds", "model" => model.to_owned())
+        .record(seconds);
+}
+
+/// One upstream attempt; `outcome` is `ok` or a failure label.
+pub fn attempt(model: &str, provider: &str, outcome: &'static str) {
+    metrics::counter!("switchyard_attempts_total", "model" => model.to_owned(), "provider" => provider.to_owned(), "outcome" => outcome)
+        .increment(1);
+}
+
+/// Figures of a successful attempt.
+pub fn success(provider: &str, ttft_s: Option<f64>, throughput: Option<f64>) {
+    if let Some(t) = ttft_s {
+        metrics::histogram!("switchyard_ttft_seconds", "provider" => provider.to_owned()).record(t);
+    }
+    if let Some(t) = throughput {
+        metrics::histogram!("switchyard_throughput_tokens_per_second", "provider" => provider.to_owned()).record(t);
+    }
+}
+
+/// Money spent on an attempt.
+pub fn spend(model: &str, provider: &str, usd: f64) {
+    if usd > 0.0 && usd.is_finite() {
+        metrics::gauge!("switchyard_spend_usd", "model" => model.to_owned(), "provider" => provider.to_owned()).increment(usd);
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// The text of `/metrics`: the recorder's metrics, then the live gauges.
+pub fn render(state: &AppState) -> String {
+    use std::fmt::Write as _;
+    let mut out = HANDLE
+        .get()
+        .map(PrometheusHandle::render)
+        .unwrap_or_default();
+    let snap = state.snapshot.load();
+    let now = state.now();
+    let mut circuit = String::from("# HELP switchyard_endpoint_circuit_open 1 when the endpoint's circuit is open or half-open.\n# TYPE switchyard_endpoint_circuit_open gauge\n");
+    let mut cooldown = String::from("# HELP switchyard_endpoint_cooldown_seconds Seconds left of the endpoint's cooldown.\n# TYPE switchyard_endpoint_cooldown_seconds gauge\n");
+    let mut uptime = String::from("# HELP switchyard_endpoint_uptime_ratio Successful attempts over the last 30 minutes (absent without attempts).\n# TYPE switchyard_endpoint_uptime_ratio gauge\n");
+    for m in &snap.config.models {
+        for e in &m.endpoints {
+            let s = state.health.summary(&m.id, &e.provider, now);
+            let labels = format!(
+                "model=\"{}\",provider=\"{}\"",
+                escape(&m.id),
+                escape(&e.provider)
+            );
+            let _ = writeln!(
+                circuit,
+                "switchyard_endpoint_circuit_open{{{labels}}} {}",
+                u8::from(s.circuit != "closed")
+            );
+            let _ = writeln!(
+                cooldown,
+                "switchyard_endpoint_cooldown_seconds{{{labels}}} {}",
+                s.cooldown_s
+            );
+            if let Some(u) = s.uptime_pct {
+                let _ = writeln!(
+                    uptime,
+                    "switchyard_endpoint_uptime_ratio{{{labels}}} {}",
+                    u / 100.0
+                );
+            }
+        }
+    }
+    out.push_str(&circuit);
+    out.push_str(&cooldown);
+    out.push_str(&uptime);
+    out.push_str("# HELP switchyard_panics_total Panics caught in request handlers (answered 500).\n# TYPE switchyard_panics_total counter\n");
+    let _ = writeln!(
+        out,
+        "switchyard_panics_total {}",
+        crate::limits::panics_caught()
+    );
+    out.push_str("# HELP switchyard_config_models Models in the loaded config.\n# TYPE switchyard_config_models gauge\n");
+    let _ = writeln!(out, "switchyard_config_models {}", snap.config.models.len());
+    if let Some(st) = &state.storage {
+        out.push_str("# HELP switchyard_store_healthy 1 when the store's last write succeeded.\n# TYPE switchyard_store_healthy gauge\n");
+        let _ = writeln!(
+            out,
+            "switchyard_store_healthy {}",
+            u8::from(st.writer.healthy())
+        );
+        out.push_str("# HELP switchyard_store_backlog Generation records waiting to be written.\n# TYPE switchyard_store_backlog gauge\n");
+        let _ = writeln!(out, "switchyard_store_backlog {}", st.writer.backlog());
+    }
+    out
+}
