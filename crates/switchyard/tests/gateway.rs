@@ -21,6 +21,8 @@ async fn answers_and_fails_over_to_the_next_provider() {
     .await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["x-switchyard-attempts"], "2");
+    // the reason the plan gave the serving endpoint travels with the answer
+    assert_eq!(r.headers()["x-switchyard-why"], "provider.order position 2");
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["provider"], "up");
     assert_eq!(
@@ -29,6 +31,21 @@ async fn answers_and_fails_over_to_the_next_provider() {
     );
     assert!(body["id"].as_str().unwrap().starts_with("gen-"));
     assert!(body["usage"]["cost"].as_f64().unwrap() > 0.0);
+    // and the generation record keeps the whole plan with its reasons
+    let id = body["id"].as_str().unwrap();
+    let rec: Value = gw
+        .http
+        .get(format!("{}/api/v1/generation?id={id}", gw.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let plan = &rec["data"]["plan"]["attempts"];
+    assert_eq!(plan[0]["provider"], "down");
+    assert_eq!(plan[0]["why"], "provider.order position 1");
+    assert_eq!(rec["data"]["attempts"][0]["status"], 503);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

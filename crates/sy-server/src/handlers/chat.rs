@@ -69,8 +69,42 @@ pub async fn chat(
     }
 }
 
-fn head_headers(r: &mut Response, provider: &str, model: &str, attempts: usize) {
+/// Why the plan put the serving endpoint where it was (the explain endpoint's `why`).
+fn why_of(relay: &Relay, model: &str, provider: &str) -> String {
+    let cfg = &relay.snap.config;
+    relay
+        .plan
+        .attempts
+        .iter()
+        .find(|a| {
+            let m = &cfg.models[a.at.model];
+            m.id == model && m.endpoints[a.at.endpoint].provider == provider
+        })
+        .map(|a| a.why.clone())
+        .unwrap_or_default()
+}
+
+/// A header value from free text: printable ASCII only.
+fn header_text(s: &str) -> Option<HeaderValue> {
+    let ascii: String = s
+        .replace('²', "^2")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect();
+    HeaderValue::from_str(&ascii).ok()
+}
+
+fn head_headers(r: &mut Response, provider: &str, model: &str, attempts: usize, why: &str) {
     let h = r.headers_mut();
+    if let Some(v) = header_text(why) {
+        h.insert("x-switchyard-why", v);
+    }
     if let Ok(v) = HeaderValue::from_str(provider) {
         h.insert("x-switchyard-provider", v);
     }
@@ -116,11 +150,32 @@ async fn collect(relay: Relay) -> Result<Response, ApiError> {
         StatusCode::OK,
         serde_json::to_vec(&body).unwrap_or_default(),
     );
-    head_headers(&mut r, provider, &model.id, ended.made);
+    head_headers(
+        &mut r,
+        provider,
+        &model.id,
+        ended.made,
+        &why_of(&relay, &model.id, provider),
+    );
     Ok(r)
 }
 
 async fn streaming(relay: Relay) -> Result<Response, ApiError> {
+    // the plan's reasons, by (model, provider), for the header sent once the stream commits
+    let cfg = &relay.snap.config;
+    let whys: Vec<(String, String, String)> = relay
+        .plan
+        .attempts
+        .iter()
+        .map(|a| {
+            let m = &cfg.models[a.at.model];
+            (
+                m.id.clone(),
+                m.endpoints[a.at.endpoint].provider.clone(),
+                a.why.clone(),
+            )
+        })
+        .collect();
     let (head_tx, head_rx) = oneshot::channel::<Result<Head, ApiError>>();
     let (data_tx, data_rx) = mpsc::channel::<Bytes>(64);
     let watch = data_tx.clone();
@@ -148,6 +203,11 @@ async fn streaming(relay: Relay) -> Result<Response, ApiError> {
         Ok(Err(e)) => return Err(e),
         Err(_) => return Err(ApiError::new(502, "the stream ended before any content")),
     };
+    let why = whys
+        .iter()
+        .find(|(m, p, _)| *m == head.model && *p == head.provider)
+        .map(|(_, _, w)| w.as_str())
+        .unwrap_or_default();
     let body = Body::from_stream(futures_util::stream::unfold(data_rx, |mut rx| async move {
         rx.recv().await.map(|b| (Ok::<Bytes, Infallible>(b), rx))
     }));
@@ -158,7 +218,7 @@ async fn streaming(relay: Relay) -> Result<Response, ApiError> {
     );
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    head_headers(&mut r, &head.provider, &head.model, head.attempts);
+    head_headers(&mut r, &head.provider, &head.model, head.attempts, &why);
     Ok(r)
 }
 
@@ -273,5 +333,6 @@ fn generation_record(
         "cost": cost,
         "latency_ms": latency_ms,
         "attempts": ended.log,
+        "plan": crate::plan::to_json(&relay.snap, &relay.plan),
     })
 }
