@@ -218,7 +218,7 @@ async fn streaming(relay: Relay) -> Result<Response, ApiError> {
     );
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    head_headers(&mut r, &head.provider, &head.model, head.attempts, &why);
+    head_headers(&mut r, &head.provider, &head.model, head.attempts, why);
     Ok(r)
 }
 
