@@ -1,5 +1,8 @@
-//! The in-memory health store: one `HealthRecord` per endpoint, keyed by (model id, provider
-//! slug) so records survive reloads. A short mutex per operation, never held across an await.
+//! Where endpoint health is kept (SPEC §6): the `HealthBook` trait, and its in-memory
+//! implementation for one instance — one `HealthRecord` per endpoint, keyed by (model id,
+//! provider slug) so records survive reloads, behind a short mutex never held across an await.
+//! A shared implementation (several instances, SPEC §6 `[cluster]`) plugs in behind the same
+//! trait.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -8,12 +11,29 @@ use sy_routing::{EndpointHealth, HealthRecord, HealthSummary, Outcome, SeriesPoi
 
 type Key = (String, String);
 
+/// The health operations the request path needs. `now` is seconds on the server's clock.
+pub trait HealthBook: Send + Sync {
+    /// The routing view of an endpoint.
+    fn view(&self, model: &str, provider: &str, now: f64, outage_window_s: f64) -> EndpointHealth;
+    /// Figures over 30 minutes (listings, metrics, dashboard).
+    fn summary(&self, model: &str, provider: &str, now: f64) -> HealthSummary;
+    /// The 10 s buckets over 30 minutes.
+    fn series(&self, model: &str, provider: &str, now: f64) -> Vec<SeriesPoint>;
+    /// One attempt's outcome.
+    fn record(&self, model: &str, provider: &str, now: f64, outcome: Outcome);
+    /// An attempt starts (takes a due half-open probe).
+    fn begin_attempt(&self, model: &str, provider: &str, now: f64);
+    /// No traffic until `until` (Retry-After, rate-limit reset).
+    fn cooldown(&self, model: &str, provider: &str, until: f64);
+}
+
+/// Health of one instance, in memory.
 #[derive(Default)]
-pub struct HealthStore {
+pub struct InMemoryHealth {
     records: Mutex<HashMap<Key, HealthRecord>>,
 }
 
-impl HealthStore {
+impl InMemoryHealth {
     fn with<T>(&self, model: &str, provider: &str, f: impl FnOnce(&mut HealthRecord) -> T) -> T {
         let mut map = self
             .records
@@ -27,14 +47,10 @@ impl HealthStore {
         };
         f(rec)
     }
+}
 
-    pub fn view(
-        &self,
-        model: &str,
-        provider: &str,
-        now: f64,
-        outage_window_s: f64,
-    ) -> EndpointHealth {
+impl HealthBook for InMemoryHealth {
+    fn view(&self, model: &str, provider: &str, now: f64, outage_window_s: f64) -> EndpointHealth {
         let map = self
             .records
             .lock()
@@ -44,7 +60,7 @@ impl HealthStore {
             .unwrap_or_default()
     }
 
-    pub fn summary(&self, model: &str, provider: &str, now: f64) -> HealthSummary {
+    fn summary(&self, model: &str, provider: &str, now: f64) -> HealthSummary {
         let map = self
             .records
             .lock()
@@ -58,7 +74,7 @@ impl HealthStore {
     }
 
     /// The endpoint's 10 s buckets over the last 30 minutes (empty when it has no record).
-    pub fn series(&self, model: &str, provider: &str, now: f64) -> Vec<SeriesPoint> {
+    fn series(&self, model: &str, provider: &str, now: f64) -> Vec<SeriesPoint> {
         let map = self
             .records
             .lock()
@@ -68,16 +84,19 @@ impl HealthStore {
             .unwrap_or_default()
     }
 
-    pub fn record(&self, model: &str, provider: &str, now: f64, outcome: Outcome) {
+    fn record(&self, model: &str, provider: &str, now: f64, outcome: Outcome) {
         let jitter = rand::random::<f64>();
         self.with(model, provider, |r| r.record(now, outcome, jitter));
     }
 
-    pub fn begin_attempt(&self, model: &str, provider: &str, now: f64) {
+    fn begin_attempt(&self, model: &str, provider: &str, now: f64) {
         self.with(model, provider, |r| r.begin_attempt(now));
     }
 
-    pub fn cooldown(&self, model: &str, provider: &str, until: f64) {
+    fn cooldown(&self, model: &str, provider: &str, until: f64) {
         self.with(model, provider, |r| r.cooldown(until));
     }
 }
+
+#[cfg(test)]
+mod tests;

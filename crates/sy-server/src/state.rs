@@ -2,7 +2,7 @@
 //! validated), the health store, the generation store and the clock.
 
 use std::sync::Arc;
-use std::time::Instant;
+use tokio::time::Instant;
 
 use arc_swap::ArcSwap;
 use sy_config::Config;
@@ -11,7 +11,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::affinity::Affinity;
 use crate::generations::Generations;
-use crate::health::HealthStore;
+use crate::health::{HealthBook, InMemoryHealth};
 use crate::keys::KeyCache;
 
 /// One loaded configuration with everything derived from it. A request takes one snapshot and
@@ -45,7 +45,7 @@ pub struct Storage {
 
 pub struct AppState {
     pub snapshot: ArcSwap<Snapshot>,
-    pub health: HealthStore,
+    pub health: Box<dyn HealthBook>,
     pub affinity: Affinity,
     pub generations: Generations,
     pub storage: Option<Storage>,
@@ -67,7 +67,7 @@ impl AppState {
     ) -> Arc<Self> {
         Arc::new(Self {
             snapshot: ArcSwap::from_pointee(snapshot),
-            health: HealthStore::default(),
+            health: Box::new(InMemoryHealth::default()),
             affinity: Affinity::default(),
             generations: Generations::new(10_000),
             storage,
