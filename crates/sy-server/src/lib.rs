@@ -56,7 +56,6 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(handlers::ops::metrics))
         .route("/", get(handlers::dashboard::page))
         .route("/dashboard/assets/{file}", get(handlers::dashboard::asset))
-        .route("/__tmp_legacy_dashboard", get(handlers::ops::dashboard))
         .route("/admin/reload", post(handlers::ops::admin_reload))
         .fallback(handlers::ops::not_found)
         .method_not_allowed_fallback(handlers::ops::not_found)

@@ -315,9 +315,19 @@ fn generation_record(
         _ => "error",
     };
     crate::metrics::request(&model, outcome, streamed, started.elapsed().as_secs_f64());
+    // the route in one line: every attempt as provider(outcome), in order
+    let route = ended
+        .log
+        .iter()
+        .map(|a| match a.status {
+            Some(st) if a.class != "ok" => format!("{}({} {st})", a.provider, a.kind),
+            _ => format!("{}({})", a.provider, a.kind),
+        })
+        .collect::<Vec<_>>()
+        .join(" > ");
     tracing::info!(
         id = %relay.gen_id, model = %model, provider = %provider, status, attempts = ended.made,
-        streamed, latency_ms, cost, "request"
+        streamed, latency_ms, cost, route = %route, "request"
     );
     json!({
         "id": relay.gen_id,

@@ -1,4 +1,4 @@
-//! Operations: liveness, readiness, metrics, the dashboard page, reload, and the JSON 404.
+//! Operations: liveness, readiness, metrics, reload, and the JSON 404.
 
 use std::sync::Arc;
 
@@ -53,17 +53,6 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     );
     r
 }
-
-pub async fn dashboard() -> Response {
-    let mut r = (StatusCode::OK, DASHBOARD).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    r
-}
-
-const DASHBOARD: &str = include_str!("dashboard.html");
 
 pub async fn admin_reload(
     State(state): State<Arc<AppState>>,
