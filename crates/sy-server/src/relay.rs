@@ -16,6 +16,7 @@ use sy_api::{ApiError, ChatRequest, Usage};
 use sy_config::Endpoint;
 use sy_routing::{classify, Class, EndpointRef, Failure, FailureKind, Outcome, OutcomeKind, Plan};
 use tokio::time::Instant;
+use tracing::Instrument;
 
 pub use output::{Head, Out, StreamSide};
 pub use record::AttemptLog;
@@ -201,7 +202,9 @@ impl Relay {
             };
             let (won, rep) = match partner {
                 Some((q, delay)) => {
+                    let span = tracing::info_span!("attempt", provider = %ep.provider, model = model_id, n = run.ended.made, hedged = true);
                     self.race(&mut run, pos, q, delay, (client, enc), out, &t)
+                        .instrument(span)
                         .await
                 }
                 None => {
@@ -213,6 +216,7 @@ impl Relay {
                     (
                         pos,
                         attempt::run(client, enc, prefill.as_deref(), out, &mut mode, &labels, &t)
+                            .instrument(tracing::info_span!("attempt", provider = %ep.provider, model = model_id, n = run.ended.made))
                             .await,
                     )
                 }

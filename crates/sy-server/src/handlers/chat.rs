@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use sy_api::{ApiError, Usage};
 use sy_providers::Aggregate;
 use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
 
 use crate::relay::{Ended, Head, Out, Relay, StreamSide};
 use crate::respond::{json_bytes, Failed};
@@ -124,7 +125,8 @@ async fn collect(relay: Relay) -> Result<Response, ApiError> {
         created: relay.created,
     };
     let started = std::time::Instant::now();
-    let ended = relay.drive(&mut out).await;
+    let span = tracing::info_span!("request", id = %relay.gen_id, streamed = false);
+    let ended = relay.drive(&mut out).instrument(span).await;
     finish_request(&relay, &ended, false, started);
     let (at, finish) = ended.result.clone()?;
     let model = &relay.snap.config.models[at.model];
@@ -191,7 +193,7 @@ async fn streaming(relay: Relay) -> Result<Response, ApiError> {
         };
         let started = std::time::Instant::now();
         let ended = tokio::select! {
-            ended = relay.drive(&mut out) => ended,
+            ended = relay.drive(&mut out).instrument(tracing::info_span!("request", id = %relay.gen_id, streamed = true)) => ended,
             () = watch.closed() => return, // the client went away: dropping the relay cancels the upstream
         };
         drop(watch);
