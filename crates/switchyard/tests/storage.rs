@@ -310,3 +310,70 @@ async fn an_unreachable_store_is_reported_and_serving_goes_on() {
     assert_eq!(v["store"]["reachable"], false, "{v}");
     stop.cancel();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_over_its_rate_gets_429_before_any_upstream_call() {
+    let stop = CancellationToken::new();
+    let mock = start_mock(&stop, 0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = serve(dir.path(), &config(&mock, "sqlite://switchyard.db")).await;
+    let http = reqwest::Client::new();
+    let created: Value = http
+        .post(format!("{}/api/v1/keys", gw.url))
+        .bearer_auth(MASTER)
+        .json(&json!({"label": "slow-lane", "rpm": 3}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(created["data"]["rpm"], 3);
+    let secret = created["key"].as_str().unwrap().to_owned();
+    let url = format!("{}/api/v1/chat/completions", gw.url);
+    for i in 0..3 {
+        let r = http
+            .post(&url)
+            .bearer_auth(&secret)
+            .json(&chat_body())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "request {i} is within 3 per minute");
+    }
+    let before = mock.stats("sim").unwrap().requests;
+    let r = http
+        .post(&url)
+        .bearer_auth(&secret)
+        .json(&chat_body())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], 429);
+    assert!(v["error"]["metadata"]["retry_after_s"].as_f64().unwrap() > 0.0);
+    assert_eq!(
+        mock.stats("sim").unwrap().requests,
+        before,
+        "a rate-limited request must not reach a provider"
+    );
+    // other keys are not affected
+    let r = http
+        .post(&url)
+        .bearer_auth(MASTER)
+        .json(&chat_body())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let bad = http
+        .post(format!("{}/api/v1/keys", gw.url))
+        .bearer_auth(MASTER)
+        .json(&json!({"label": "x", "rpm": 0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    stop.cancel();
+}

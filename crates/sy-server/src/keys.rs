@@ -3,8 +3,11 @@
 //! is immediate — while the durable charge goes through the writer with the generation record.
 
 use std::collections::HashMap;
+use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use sha2::{Digest, Sha256};
 use sy_api::ApiError;
 use sy_store::{KeyRecord, Store};
@@ -15,6 +18,9 @@ pub struct LiveKey {
     pub id: String,
     pub label: String,
     pub limit: Option<f64>,
+    /// Requests per minute, when the key has a rate limit.
+    pub rpm: Option<u32>,
+    rate: Option<DefaultDirectRateLimiter>,
     usage: Mutex<f64>,
 }
 
@@ -38,6 +44,27 @@ impl LiveKey {
         }
     }
 
+    /// A key over its requests-per-minute limit gets 429 before any upstream is called
+    /// (GCRA: the full minute's allowance may come as a burst, then one per 60/rpm seconds).
+    pub fn check_rate(&self) -> Result<(), ApiError> {
+        let Some(rate) = &self.rate else {
+            return Ok(());
+        };
+        rate.check().map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            ApiError::new(
+                429,
+                format!(
+                    "key `{}` is over its limit of {} requests per minute",
+                    self.label,
+                    self.rpm.unwrap_or(0)
+                ),
+            )
+            .with("key_id", self.id.clone().into())
+            .with("retry_after_s", serde_json::json!(wait.as_secs_f64()))
+        })
+    }
+
     pub fn charge(&self, cost: f64) {
         if cost.is_finite() && cost > 0.0 {
             *self
@@ -56,6 +83,7 @@ impl LiveKey {
             "limit": self.limit,
             "remaining": self.limit.map(|l| (l - usage).max(0.0)),
             "limit_remaining": self.limit.map(|l| (l - usage).max(0.0)),
+            "rpm": self.rpm,
         })
     }
 }
@@ -118,10 +146,16 @@ impl KeyCache {
 }
 
 fn live(r: KeyRecord) -> LiveKey {
+    let rate = r
+        .rpm
+        .and_then(NonZeroU32::new)
+        .map(|n| RateLimiter::direct(Quota::per_minute(n)));
     LiveKey {
         id: r.id,
         label: r.label,
         limit: r.limit,
+        rpm: r.rpm,
+        rate,
         usage: Mutex::new(r.usage),
     }
 }

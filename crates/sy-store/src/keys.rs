@@ -28,6 +28,8 @@ pub struct KeyRecord {
     pub usage: f64,
     /// Unix seconds.
     pub created_at: i64,
+    /// Requests per minute; `None` is unlimited.
+    pub rpm: Option<u32>,
 }
 
 impl KeyRecord {
@@ -60,7 +62,7 @@ fn unix_now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-const KEY_COLUMNS: &str = "id, label, limit_usd, usage_usd, created_at";
+const KEY_COLUMNS: &str = "id, label, limit_usd, usage_usd, created_at, rpm_limit";
 
 fn key_from_row<R: Row>(row: &R) -> Result<KeyRecord, sqlx::Error>
 where
@@ -69,6 +71,7 @@ where
     for<'r> Option<f64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> f64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
     Ok(KeyRecord {
         id: row.try_get("id")?,
@@ -76,6 +79,9 @@ where
         limit: row.try_get("limit_usd")?,
         usage: row.try_get("usage_usd")?,
         created_at: row.try_get("created_at")?,
+        rpm: row
+            .try_get::<Option<i64>, _>("rpm_limit")?
+            .and_then(|v| u32::try_from(v).ok()),
     })
 }
 
@@ -90,6 +96,25 @@ impl Store {
         label: &str,
         limit: Option<f64>,
     ) -> Result<(KeyRecord, String), StoreError> {
+        self.create_key_with(label, limit, None).await
+    }
+
+    /// [`Store::create_key`] with a requests-per-minute limit (`None`: unlimited).
+    ///
+    /// # Errors
+    /// As [`Store::create_key`]; [`StoreError::Invalid`] for an `rpm` of 0.
+    pub async fn create_key_with(
+        &self,
+        label: &str,
+        limit: Option<f64>,
+        rpm: Option<u32>,
+    ) -> Result<(KeyRecord, String), StoreError> {
+        if rpm == Some(0) {
+            return Err(StoreError::Invalid {
+                field: "rpm",
+                reason: "must be at least 1 request per minute",
+            });
+        }
         if limit.is_some_and(|l| !l.is_finite() || l < 0.0) {
             return Err(StoreError::Invalid {
                 field: "limit",
@@ -110,9 +135,10 @@ impl Store {
             limit,
             usage: 0.0,
             created_at: unix_now(),
+            rpm,
         };
-        let sql = "INSERT INTO keys (id, secret_hash, label, limit_usd, usage_usd, created_at) \
-                   VALUES ($1, $2, $3, $4, 0, $5)";
+        let sql = "INSERT INTO keys (id, secret_hash, label, limit_usd, usage_usd, created_at, rpm_limit) \
+                   VALUES ($1, $2, $3, $4, 0, $5, $6)";
         with_pool!(self, pool => {
             sqlx::query(sql)
                 .bind(&key.id)
@@ -120,6 +146,7 @@ impl Store {
                 .bind(&key.label)
                 .bind(key.limit)
                 .bind(key.created_at)
+                .bind(key.rpm.map(i64::from))
                 .execute(pool)
                 .await
                 .map(|_| ())
@@ -221,6 +248,7 @@ mod tests {
             limit,
             usage,
             created_at: 0,
+            rpm: None,
         };
         assert_eq!(key(None, 5.0).remaining(), None);
         assert!(!key(None, 5.0).exhausted());

@@ -20,17 +20,31 @@ use crate::store::Pool;
 /// (version, description, SQL).
 type Embedded = &'static [(i64, &'static str, &'static str)];
 
-const SQLITE: Embedded = &[(
-    1,
-    "keys generations",
-    include_str!("../migrations/sqlite/0001_keys_generations.sql"),
-)];
+const SQLITE: Embedded = &[
+    (
+        1,
+        "keys generations",
+        include_str!("../migrations/sqlite/0001_keys_generations.sql"),
+    ),
+    (
+        2,
+        "key rpm",
+        include_str!("../migrations/sqlite/0002_key_rpm.sql"),
+    ),
+];
 
-const POSTGRES: Embedded = &[(
-    1,
-    "keys generations",
-    include_str!("../migrations/postgres/0001_keys_generations.sql"),
-)];
+const POSTGRES: Embedded = &[
+    (
+        1,
+        "keys generations",
+        include_str!("../migrations/postgres/0001_keys_generations.sql"),
+    ),
+    (
+        2,
+        "key rpm",
+        include_str!("../migrations/postgres/0002_key_rpm.sql"),
+    ),
+];
 
 /// A [`MigrationSource`] over one backend's embedded files.
 #[derive(Debug)]

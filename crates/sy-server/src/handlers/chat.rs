@@ -45,6 +45,7 @@ pub async fn chat(
     let caller = crate::auth::caller(&state, &snap.config, &parts.headers).await?;
     if let Some(k) = caller.key() {
         k.check_limit()?;
+        k.check_rate()?;
     }
     let bytes = crate::handlers::read_body(body, snap.config.server.max_body_bytes).await?;
     let req = sy_api::parse_chat_request(&bytes)?;

@@ -36,6 +36,7 @@ fn key_json(state: &AppState, k: &KeyRecord) -> Value {
         "usage": usage,
         "remaining": k.limit.map(|l| (l - usage).max(0.0)),
         "created_at": k.created_at,
+        "rpm": k.rpm,
     })
 }
 
@@ -88,8 +89,20 @@ pub async fn create(
             }
         },
     };
+    let rpm = match v.get("rpm") {
+        None | Some(Value::Null) => None,
+        Some(r) => match r.as_u64().and_then(|n| u32::try_from(n).ok()) {
+            Some(n) if (1..=1_000_000).contains(&n) => Some(n),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "`rpm` must be a whole number of requests per minute, 1 to 1000000",
+                )
+                .into())
+            }
+        },
+    };
     let (rec, secret) = store(&state)?
-        .create_key(&label, limit)
+        .create_key_with(&label, limit, rpm)
         .await
         .map_err(|e| unavailable(&e))?;
     tracing::info!(key_id = %rec.id, label = %rec.label, "key created");
