@@ -68,7 +68,7 @@ fn env_lookup(name: &str) -> Option<String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    logging::init(cli.log_format);
+    let _telemetry = logging::init(cli.log_format);
     match cli.command {
         Command::Serve { config, listen } => run(serve::serve(config, listen)),
         Command::Mock { listen, config } => run(serve::mock(listen, config)),
