@@ -12,6 +12,7 @@ pub use aggregate::Aggregate;
 pub use chunk::{ChunkFacts, Piece, UpstreamError, UpstreamUsage};
 pub use tokens::{
     estimate_prompt_tokens, estimate_text_tokens, estimate_text_tokens_fast, message_text,
+    prompt_bytes,
 };
 
 use serde_json::Value;

@@ -28,6 +28,20 @@ pub fn message_text(content: Option<&Value>, out: &mut String) {
     }
 }
 
+/// Bytes of a prompt's text: each message's content (a string, or the JSON of its parts) and
+/// the tools' JSON. A BPE token is at least one byte, so this bounds the token count from above.
+pub fn prompt_bytes(messages: &[Value], tools: Option<&Value>) -> usize {
+    let mut bytes = tools.map_or(0, |t| t.to_string().len());
+    for m in messages {
+        bytes += match m.get("content") {
+            Some(Value::String(s)) => s.len(),
+            Some(v) => v.to_string().len(),
+            None => 0,
+        };
+    }
+    bytes
+}
+
 /// Prompt tokens of a message list: text plus a few tokens of framing per message, and the
 /// tools' JSON (they are part of the prompt too).
 pub fn estimate_prompt_tokens(messages: &[Value], tools: Option<&Value>) -> u64 {

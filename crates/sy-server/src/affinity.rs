@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Mutex;
 
-use serde_json::Value;
 use sy_api::ChatRequest;
 
 const MIN_TOKENS: u64 = 1024;
@@ -18,14 +17,7 @@ pub fn prefix_key(model_id: &str, req: &ChatRequest) -> Option<u64> {
     let messages = req.messages();
     let stable = &messages[..messages.len().saturating_sub(1)];
     let tools = req.body.get("tools");
-    let mut bytes = tools.map_or(0, |t| t.to_string().len());
-    for m in stable {
-        bytes += match m.get("content") {
-            Some(Value::String(s)) => s.len(),
-            Some(v) => v.to_string().len(),
-            None => 0,
-        };
-    }
+    let bytes = sy_providers::prompt_bytes(stable, tools);
     // a token is at least a byte: short prefixes are ruled out without the tokenizer
     if (bytes as u64) < MIN_TOKENS {
         return None;

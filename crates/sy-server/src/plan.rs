@@ -15,17 +15,7 @@ fn prompt_tokens(
     models: &[sy_routing::Resolved],
     completion: u64,
 ) -> u64 {
-    let mut bytes = 0usize;
-    for m in req.messages() {
-        bytes += match m.get("content") {
-            Some(Value::String(s)) => s.len(),
-            Some(other) => other.to_string().len(),
-            None => 0,
-        };
-    }
-    if let Some(t) = req.body.get("tools") {
-        bytes += t.to_string().len();
-    }
+    let bytes = sy_providers::prompt_bytes(req.messages(), req.body.get("tools"));
     let smallest = models
         .iter()
         .flat_map(|r| {
