@@ -25,8 +25,21 @@ pub async fn serve(config: Option<PathBuf>, listen: Option<String>) -> anyhow::R
         .parse()
         .with_context(|| format!("listen address `{listen}`"))?;
     let storage = storage(&cfg)?;
+    let redis_url = cfg
+        .cluster
+        .as_ref()
+        .map(|c| secrecy::ExposeSecret::expose_secret(&c.redis_url).to_owned());
     let snap = Snapshot::new(cfg).map_err(|e| anyhow!(e))?;
-    let state = AppState::new(snap, source, env, Some(storage));
+    let state = match redis_url {
+        Some(url) => {
+            let state =
+                AppState::clustered(snap, source, env, Some(storage), &url, shutdown.clone())
+                    .map_err(|e| anyhow!(e))?;
+            tracing::info!("[cluster]: health and key limits shared through redis");
+            state
+        }
+        None => AppState::new(snap, source, env, Some(storage)),
+    };
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;

@@ -5,83 +5,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use sy_mock::{Behaviour, MockConfig, MockServer};
 use tokio_util::sync::CancellationToken;
 
-const MASTER: &str = "sk-master-storage-test";
+mod process;
+
+use process::{free_port, serve, terminate, MASTER};
 const PG: &str = "postgres://postgres@127.0.0.1:5432/test";
-
-struct Served {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn serve(dir: &Path, config: &str) -> Served {
-    std::fs::write(dir.join("switchyard.toml"), config).unwrap();
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
-        .args([
-            "serve",
-            "--config",
-            "switchyard.toml",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .current_dir(dir)
-        .env("RUST_LOG", "warn")
-        .env("SY_TEST_MASTER", MASTER)
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if reqwest::get(format!("{url}/health"))
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the gateway did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Served { child, url }
-}
-
-fn terminate(mut s: Served) {
-    let pid = s.child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let status = s.child.wait().unwrap();
-    assert!(
-        status.success(),
-        "SIGTERM should end the gateway cleanly: {status}"
-    );
-}
 
 fn config(mock: &MockServer, storage: &str) -> String {
     format!(

@@ -12,6 +12,8 @@ use sha2::{Digest, Sha256};
 use sy_api::ApiError;
 use sy_store::{KeyRecord, Store};
 
+use crate::cluster::{Admission, Cluster};
+
 /// A key known to this instance, with its spend as of now.
 #[derive(Debug)]
 pub struct LiveKey {
@@ -22,6 +24,8 @@ pub struct LiveKey {
     pub rpm: Option<u32>,
     rate: Option<DefaultDirectRateLimiter>,
     usage: Mutex<f64>,
+    /// Spend charged here while Redis was away, added to the shared counter on the next charge.
+    unshared: Mutex<f64>,
 }
 
 impl LiveKey {
@@ -71,6 +75,88 @@ impl LiveKey {
                 .usage
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner) += cost;
+        }
+    }
+
+    /// The cluster's figure replaces the local one (it includes every instance's charges).
+    fn set_usage(&self, usage: f64) {
+        if usage.is_finite() {
+            *self
+                .usage
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = usage;
+        }
+    }
+
+    /// Takes the cluster's figure of this key's spend, when Redis answers.
+    pub async fn refresh(&self, cluster: &Cluster) {
+        if let Some(u) = cluster.usage(&self.id).await {
+            self.set_usage(u);
+        }
+    }
+
+    /// Admission of a request (before any upstream call): with `[cluster]`, the shared limit and
+    /// rate through Redis; alone, or while Redis is away, this instance's figures.
+    pub async fn admit(&self, cluster: Option<&Cluster>) -> Result<(), ApiError> {
+        let verdict = match cluster {
+            Some(c) if c.up() => c.admit(&self.id, self.limit, self.rpm, self.usage()).await,
+            _ => None,
+        };
+        match verdict {
+            None => {
+                self.check_limit()?;
+                self.check_rate()
+            }
+            Some(Admission::Admitted { usage }) => {
+                self.set_usage(usage);
+                Ok(())
+            }
+            Some(Admission::AtLimit { usage }) => {
+                self.set_usage(usage);
+                self.check_limit()
+            }
+            Some(Admission::RateLimited { wait_s }) => Err(ApiError::new(
+                429,
+                format!(
+                    "key `{}` is over its limit of {} requests per minute",
+                    self.label,
+                    self.rpm.unwrap_or(0)
+                ),
+            )
+            .with("key_id", self.id.clone().into())
+            .with("retry_after_s", serde_json::json!(wait_s))),
+            Some(Admission::Revoked) => Err(ApiError::new(401, "unknown API key")),
+        }
+    }
+
+    /// Charges a finished request: at once here, then on the cluster's shared counter (what
+    /// Redis could not take is carried to the next charge).
+    pub async fn charge_shared(&self, cluster: &Cluster, cost: f64) {
+        let pending = {
+            let mut u = self
+                .unshared
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            std::mem::take(&mut *u)
+        };
+        let amount = pending
+            + if cost.is_finite() && cost > 0.0 {
+                cost
+            } else {
+                0.0
+            };
+        if amount <= 0.0 {
+            return;
+        }
+        let seed = (self.usage() - amount).max(0.0);
+        match cluster.charge(&self.id, amount, seed).await {
+            Some(total) => self.set_usage(total),
+            None => {
+                *self
+                    .unshared
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) += amount;
+            }
         }
     }
 
@@ -157,5 +243,6 @@ fn live(r: KeyRecord) -> LiveKey {
         rpm: r.rpm,
         rate,
         usage: Mutex::new(r.usage),
+        unshared: Mutex::new(0.0),
     }
 }

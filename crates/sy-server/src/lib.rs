@@ -3,6 +3,7 @@
 
 mod affinity;
 mod auth;
+mod cluster;
 mod generations;
 mod handlers;
 mod health;
@@ -23,7 +24,7 @@ use axum::Router;
 pub use limits::{panics_caught, serve_with_limits, ConnLimits};
 pub use metrics::install as install_metrics;
 pub use reload::{load_file, reload};
-pub use state::{AppState, ConfigSource, EnvLookup, Snapshot, Storage};
+pub use state::{AppState, Clock, ConfigSource, EnvLookup, Snapshot, Storage};
 
 /// The API routes, mounted under both `/api/v1` (OpenRouter's) and `/v1` (OpenAI's).
 fn api() -> Router<Arc<AppState>> {

@@ -153,6 +153,18 @@ pub fn render(state: &AppState) -> String {
     );
     out.push_str("# HELP switchyard_config_models Models in the loaded config.\n# TYPE switchyard_config_models gauge\n");
     let _ = writeln!(out, "switchyard_config_models {}", snap.config.models.len());
+    if let Some(c) = &state.cluster {
+        out.push_str("# HELP switchyard_cluster_redis_up 1 when the last Redis command of [cluster] succeeded.\n# TYPE switchyard_cluster_redis_up gauge\n");
+        let _ = writeln!(out, "switchyard_cluster_redis_up {}", u8::from(c.up()));
+        out.push_str("# HELP switchyard_cluster_redis_errors_total Failed Redis commands.\n# TYPE switchyard_cluster_redis_errors_total counter\n");
+        let _ = writeln!(out, "switchyard_cluster_redis_errors_total {}", c.errors());
+        out.push_str("# HELP switchyard_cluster_health_events_dropped_total Health events not shared (queue full or Redis away).\n# TYPE switchyard_cluster_health_events_dropped_total counter\n");
+        let _ = writeln!(
+            out,
+            "switchyard_cluster_health_events_dropped_total {}",
+            c.dropped()
+        );
+    }
     if let Some(st) = &state.storage {
         out.push_str("# HELP switchyard_store_healthy 1 when the store's last write succeeded.\n# TYPE switchyard_store_healthy gauge\n");
         let _ = writeln!(

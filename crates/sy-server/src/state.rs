@@ -10,6 +10,7 @@ use sy_upstream::Upstreams;
 use tokio_util::task::TaskTracker;
 
 use crate::affinity::Affinity;
+use crate::cluster::{Cluster, SharedHealth};
 use crate::generations::Generations;
 use crate::health::{HealthBook, InMemoryHealth};
 use crate::keys::KeyCache;
@@ -43,9 +44,26 @@ pub struct Storage {
     pub writer: sy_store::Writer,
 }
 
+/// The server's monotonic clock in seconds (what the pure health code takes as `now`); tokio's,
+/// so paused-time tests drive it.
+#[derive(Clone, Copy, Debug)]
+pub struct Clock(Instant);
+
+impl Clock {
+    pub fn start() -> Self {
+        Self(Instant::now())
+    }
+
+    pub fn now(self) -> f64 {
+        self.0.elapsed().as_secs_f64()
+    }
+}
+
 pub struct AppState {
     pub snapshot: ArcSwap<Snapshot>,
     pub health: Box<dyn HealthBook>,
+    /// `[cluster]`: the link to the other instances through Redis.
+    pub cluster: Option<Arc<Cluster>>,
     pub affinity: Affinity,
     pub generations: Generations,
     pub storage: Option<Storage>,
@@ -55,7 +73,7 @@ pub struct AppState {
     pub env: EnvLookup,
     /// Every task a request spawns, so shutdown can wait for them.
     pub tasks: TaskTracker,
-    started: Instant,
+    clock: Clock,
 }
 
 impl AppState {
@@ -65,9 +83,55 @@ impl AppState {
         env: EnvLookup,
         storage: Option<Storage>,
     ) -> Arc<Self> {
+        Self::build(
+            snapshot,
+            source,
+            env,
+            storage,
+            Clock::start(),
+            Box::new(InMemoryHealth::default()),
+            None,
+        )
+    }
+
+    /// An instance of a cluster (`[cluster] redis_url`): health shared through Redis, key
+    /// limits enforced on Redis. Connects lazily: an instance starts while Redis is down.
+    pub fn clustered(
+        snapshot: Snapshot,
+        source: ConfigSource,
+        env: EnvLookup,
+        storage: Option<Storage>,
+        redis_url: &str,
+        stop: tokio_util::sync::CancellationToken,
+    ) -> Result<Arc<Self>, String> {
+        let clock = Clock::start();
+        let local = Arc::new(InMemoryHealth::default());
+        let cluster = Cluster::start(redis_url, Arc::clone(&local), clock, stop)?;
+        let health = SharedHealth::new(local, Arc::clone(&cluster), clock);
+        Ok(Self::build(
+            snapshot,
+            source,
+            env,
+            storage,
+            clock,
+            Box::new(health),
+            Some(cluster),
+        ))
+    }
+
+    fn build(
+        snapshot: Snapshot,
+        source: ConfigSource,
+        env: EnvLookup,
+        storage: Option<Storage>,
+        clock: Clock,
+        health: Box<dyn HealthBook>,
+        cluster: Option<Arc<Cluster>>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             snapshot: ArcSwap::from_pointee(snapshot),
-            health: Box::new(InMemoryHealth::default()),
+            health,
+            cluster,
             affinity: Affinity::default(),
             generations: Generations::new(10_000),
             storage,
@@ -75,12 +139,12 @@ impl AppState {
             source,
             env,
             tasks: TaskTracker::new(),
-            started: Instant::now(),
+            clock,
         })
     }
 
     /// Seconds on the server's monotonic clock (what the pure health code takes as `now`).
     pub fn now(&self) -> f64 {
-        self.started.elapsed().as_secs_f64()
+        self.clock.now()
     }
 }

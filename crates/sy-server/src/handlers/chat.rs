@@ -44,8 +44,7 @@ pub async fn chat(
     let (parts, body) = request.into_parts();
     let caller = crate::auth::caller(&state, &snap.config, &parts.headers).await?;
     if let Some(k) = caller.key() {
-        k.check_limit()?;
-        k.check_rate()?;
+        k.admit(state.cluster.as_deref()).await?;
     }
     let bytes = crate::handlers::read_body(body, snap.config.server.max_body_bytes).await?;
     let req = sy_api::parse_chat_request(&bytes)?;
@@ -266,6 +265,13 @@ fn finish_request(relay: &Relay, ended: &Ended, streamed: bool, started: std::ti
     let cost = ended.usage.cost;
     if let Some(k) = &relay.key {
         k.charge(cost);
+        if let Some(c) = &relay.state.cluster {
+            let (k, c) = (Arc::clone(k), Arc::clone(c));
+            relay
+                .state
+                .tasks
+                .spawn(async move { k.charge_shared(&c, cost).await });
+        }
     }
     if let Some(s) = &relay.state.storage {
         let g = sy_store::Generation {

@@ -47,7 +47,12 @@ pub async fn current(
 ) -> Result<Response, Failed> {
     let snap = state.snapshot.load();
     let data = match crate::auth::caller(&state, &snap.config, &headers).await? {
-        Caller::Key(k) => k.json(),
+        Caller::Key(k) => {
+            if let Some(c) = &state.cluster {
+                k.refresh(c).await;
+            }
+            k.json()
+        }
         Caller::Master => {
             json!({"label": "master key", "usage": 0.0, "limit": null, "remaining": null, "is_master": true})
         }
@@ -154,6 +159,9 @@ pub async fn delete(
         .await
         .map_err(|e| unavailable(&e))?;
     state.keys.forget(&id);
+    if let Some(c) = &state.cluster {
+        c.revoke(&id).await;
+    }
     if !existed {
         return Err(ApiError::new(404, format!("no key `{id}`")).into());
     }

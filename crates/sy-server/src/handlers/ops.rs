@@ -25,6 +25,14 @@ pub async fn ready(State(state): State<Arc<AppState>>) -> Response {
         "providers": snap.config.providers.len(),
         "demo": snap.config.demo,
     });
+    // Redis away is reported but not 503: the instance serves on local state, and a 503 would
+    // take every instance out of the load balancer at once.
+    if let Some(c) = &state.cluster {
+        body["cluster"] = c.status();
+        if !c.up() {
+            body["status"] = json!("degraded: redis is unreachable; serving on local state");
+        }
+    }
     if let Some(s) = &state.storage {
         let ping = tokio::time::timeout(std::time::Duration::from_secs(2), s.store.ping()).await;
         let reachable = matches!(ping, Ok(Ok(())));
