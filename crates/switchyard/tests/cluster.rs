@@ -434,3 +434,119 @@ async fn sigterm_during_100_open_streams_completes_all_of_them() {
     }
     stop.cancel();
 }
+
+/// A Redis server of the test's own, so it can be stopped and started again.
+struct OwnRedis {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl OwnRedis {
+    fn start(port: u16) -> Self {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (.ci/run checks for it)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self { child, port }
+    }
+
+    fn stop(mut self) -> u16 {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.port
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn ready(http: &reqwest::Client, gw: &Served) -> Value {
+    http.get(format!("{}/ready", gw.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn metric(http: &reqwest::Client, gw: &Served, name: &str) -> Option<String> {
+    let text = http
+        .get(format!("{}/metrics", gw.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")).map(str::to_owned))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_redis_an_instance_serves_on_local_state_reports_it_and_rejoins() {
+    let stop = CancellationToken::new();
+    let mock = mock(&stop).await;
+    let redis = OwnRedis::start(process::free_port());
+    let url = format!("redis://127.0.0.1:{}/0", redis.port);
+    let dir = tempfile::tempdir().unwrap();
+    let gw = serve(dir.path(), &config(&mock, &url, 1.0)).await;
+    let http = reqwest::Client::new();
+    assert_eq!(chat(&http, &gw, MASTER, &by_price()).await.0, 200);
+    assert_eq!(ready(&http, &gw).await["cluster"]["redis"], "connected");
+    let port = redis.stop();
+    // requests go on; the first ones find Redis gone, and every surface says so
+    for _ in 0..5 {
+        let (status, v) = chat(&http, &gw, MASTER, &by_price()).await;
+        assert_eq!(status, 200, "{v}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let r = ready(&http, &gw).await;
+        if r["cluster"]["redis"] == "unreachable" {
+            assert!(r["status"].as_str().unwrap().contains("redis"), "{r}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "/ready never said redis was away: {r}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        metric(&http, &gw, "switchyard_cluster_redis_up").await.as_deref(),
+        Some("0")
+    );
+    // Redis returns on the same port: the instance rejoins by itself
+    let _redis = OwnRedis::start(port);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if ready(&http, &gw).await["cluster"]["redis"] == "connected" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the instance did not rejoin");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        metric(&http, &gw, "switchyard_cluster_redis_up").await.as_deref(),
+        Some("1")
+    );
+    assert_eq!(chat(&http, &gw, MASTER, &by_price()).await.0, 200);
+    stop.cancel();
+}
