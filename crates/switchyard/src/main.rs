@@ -8,6 +8,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+/// mimalloc instead of glibc's malloc: the request path allocates many small, short-lived
+/// objects (JSON values, headers, chunks); the profile showed a sixth of the gateway's CPU in
+/// glibc malloc/free.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "switchyard",

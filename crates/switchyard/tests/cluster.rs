@@ -526,11 +526,16 @@ async fn without_redis_an_instance_serves_on_local_state_reports_it_and_rejoins(
             assert!(r["status"].as_str().unwrap().contains("redis"), "{r}");
             break;
         }
-        assert!(Instant::now() < deadline, "/ready never said redis was away: {r}");
+        assert!(
+            Instant::now() < deadline,
+            "/ready never said redis was away: {r}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(
-        metric(&http, &gw, "switchyard_cluster_redis_up").await.as_deref(),
+        metric(&http, &gw, "switchyard_cluster_redis_up")
+            .await
+            .as_deref(),
         Some("0")
     );
     // Redis returns on the same port: the instance rejoins by itself
@@ -544,7 +549,9 @@ async fn without_redis_an_instance_serves_on_local_state_reports_it_and_rejoins(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(
-        metric(&http, &gw, "switchyard_cluster_redis_up").await.as_deref(),
+        metric(&http, &gw, "switchyard_cluster_redis_up")
+            .await
+            .as_deref(),
         Some("1")
     );
     assert_eq!(chat(&http, &gw, MASTER, &by_price()).await.0, 200);

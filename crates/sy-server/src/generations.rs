@@ -1,13 +1,18 @@
-//! Generation records of finished requests, kept in memory (bounded, oldest dropped first).
+//! Generation records of finished requests, kept in memory (bounded, oldest dropped first) as
+//! compact JSON text: a `serde_json::Value` tree takes several times the memory of its text, and
+//! records are read back rarely (`/generation` before the store has them, the dashboard).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
 use serde_json::Value;
 
+/// Record text by id, and ids oldest first.
+type Records = (HashMap<String, Box<str>>, VecDeque<String>);
+
 pub struct Generations {
     cap: usize,
-    inner: Mutex<(HashMap<String, Value>, VecDeque<String>)>,
+    inner: Mutex<Records>,
 }
 
 impl Generations {
@@ -18,7 +23,7 @@ impl Generations {
         }
     }
 
-    pub fn insert(&self, id: String, record: Value) {
+    pub fn insert(&self, id: String, record: Box<str>) {
         let mut g = self
             .inner
             .lock()
@@ -39,7 +44,7 @@ impl Generations {
             .inner
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        g.0.get(id).cloned()
+        g.0.get(id).and_then(|t| serde_json::from_str(t).ok())
     }
 
     /// The newest records, newest first.
@@ -51,7 +56,7 @@ impl Generations {
         g.1.iter()
             .rev()
             .take(n)
-            .filter_map(|id| g.0.get(id).cloned())
+            .filter_map(|id| g.0.get(id).and_then(|t| serde_json::from_str(t).ok()))
             .collect()
     }
 }

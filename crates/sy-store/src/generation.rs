@@ -51,8 +51,6 @@ impl Generation {
     }
 }
 
-const INSERT: &str = "INSERT INTO generations (id, key_id, created_at, cost, record) \
-                      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING";
 const CHARGE: &str = "UPDATE keys SET usage_usd = usage_usd + $1 WHERE id = $2";
 
 impl Store {
@@ -87,34 +85,45 @@ impl Store {
         self.ready().await?;
         let inserted = with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            let mut inserted = 0;
-            for (rec, text) in recs.iter().zip(&texts) {
-                let rows = sqlx::query(INSERT)
-                    .bind(&rec.id)
-                    .bind(rec.key_id.as_deref())
-                    .bind(rec.created_at)
-                    .bind(rec.cost)
-                    .bind(text.as_str())
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                // Charge only what this transaction inserted: a retry of a
-                // write that did commit finds the row and charges nothing.
-                if rows == 1 {
-                    inserted += 1;
-                    if let Some(key_id) = rec.key_id.as_deref() {
-                        if rec.cost > 0.0 {
-                            sqlx::query(CHARGE)
-                                .bind(rec.cost)
-                                .bind(key_id)
-                                .execute(&mut *tx)
-                                .await?;
-                        }
+            // one multi-row statement for the batch (a statement is a round trip to the driver)
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO generations (id, key_id, created_at, cost, record) ",
+            );
+            insert.push_values(recs.iter().zip(&texts), |mut row, (rec, text)| {
+                row.push_bind(rec.id.as_str())
+                    .push_bind(rec.key_id.as_deref())
+                    .push_bind(rec.created_at)
+                    .push_bind(rec.cost)
+                    .push_bind(text.as_str());
+            });
+            insert.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
+            let new_ids: Vec<String> = insert.build_query_scalar().fetch_all(&mut *tx).await?;
+            // Charge only what this transaction inserted: a retry of a write that did commit
+            // finds the rows and charges nothing. One update per key.
+            let new_ids: std::collections::HashSet<&str> = new_ids.iter().map(String::as_str).collect();
+            let mut charges: Vec<(&str, f64)> = Vec::new();
+            let mut seen = std::collections::HashSet::new();
+            for rec in recs {
+                // an id twice in one batch is inserted (and charged) once
+                if !new_ids.contains(rec.id.as_str()) || !seen.insert(rec.id.as_str()) {
+                    continue;
+                }
+                if let Some(key_id) = rec.key_id.as_deref().filter(|_| rec.cost > 0.0) {
+                    match charges.iter_mut().find(|(k, _)| *k == key_id) {
+                        Some((_, sum)) => *sum += rec.cost,
+                        None => charges.push((key_id, rec.cost)),
                     }
                 }
             }
+            for (key_id, cost) in charges {
+                sqlx::query(CHARGE)
+                    .bind(cost)
+                    .bind(key_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             tx.commit().await?;
-            inserted
+            seen.len()
         });
         Ok(inserted)
     }

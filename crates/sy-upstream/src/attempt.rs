@@ -96,6 +96,10 @@ impl Attempt {
                         e.message = redact(&e.message, &self.secrets);
                         return Some(Ok(Piece::Error(e)));
                     }
+                    Piece::Done => {
+                        self.release();
+                        return Some(Ok(Piece::Done));
+                    }
                     p => return Some(Ok(p)),
                 }
                 continue;
@@ -117,6 +121,24 @@ impl Attempt {
                     self.pending.extend(out);
                 }
             }
+        }
+    }
+}
+
+/// How long the rest of a finished answer's body may take to end before its connection is given up.
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl Attempt {
+    /// The answer is complete: read what is left of the body (the chunked terminator, usually
+    /// already in the buffer) in the background, so the connection goes back to the pool instead
+    /// of being closed — a new TCP connection per request otherwise.
+    pub fn release(&mut self) {
+        if let Some(mut events) = self.events.take() {
+            tokio::spawn(async move {
+                let _ =
+                    tokio::time::timeout(DRAIN, async { while events.next().await.is_some() {} })
+                        .await;
+            });
         }
     }
 }

@@ -273,19 +273,22 @@ fn finish_request(relay: &Relay, ended: &Ended, streamed: bool, started: std::ti
                 .spawn(async move { k.charge_shared(&c, cost).await });
         }
     }
+    relay
+        .state
+        .generations
+        .insert(relay.gen_id.clone(), record.to_string().into_boxed_str());
     if let Some(s) = &relay.state.storage {
         let g = sy_store::Generation {
             id: relay.gen_id.clone(),
             key_id: relay.key.as_ref().map(|k| k.id.clone()),
             created_at: i64::try_from(relay.created).unwrap_or(i64::MAX),
             cost,
-            record: record.clone(),
+            record,
         };
         if !s.writer.submit(g) {
             tracing::error!(id = %relay.gen_id, backlog = s.writer.backlog(), "generation record dropped: the store's write queue is full");
         }
     }
-    relay.state.generations.insert(relay.gen_id.clone(), record);
 }
 
 /// The generation record of SPEC §4 (`GET /generation?id=`), and the request's log line.

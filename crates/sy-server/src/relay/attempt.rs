@@ -197,6 +197,9 @@ pub async fn finish(
             }
         }
     };
+    if rep.result.is_ok() {
+        attempt.release(); // what is left of the body (e.g. `[DONE]`) drains, the connection is reused
+    }
     rep.ended = Instant::now();
     rep
 }
