@@ -2,6 +2,7 @@
 //! throughput; the outage flag; the circuit with capped, jittered half-open probes; cooldowns.
 //! Pure: every operation takes `now` (seconds on a monotonic clock) as an argument.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 
 /// Bucket width and span of the record (10 s buckets over 30 min).
@@ -62,6 +63,18 @@ pub struct HealthRecord {
     consecutive_failures: u32,
     circuit: Circuit,
     cooldown_until: f64,
+    /// The samples of every live bucket but the newest, sorted: rebuilt only when a bucket
+    /// starts or expires (every 10 s at most), so a view sorts at most one bucket's samples.
+    closed: RefCell<Closed>,
+}
+
+/// Sorted samples of the closed buckets, and which buckets they cover.
+#[derive(Debug, Clone, Default)]
+struct Closed {
+    /// (start of the first live bucket, start of the newest bucket, live buckets)
+    key: Option<(u64, u64, usize)>,
+    ttft: Vec<f32>,
+    throughput: Vec<f32>,
 }
 
 impl Default for HealthRecord {
@@ -72,6 +85,7 @@ impl Default for HealthRecord {
             consecutive_failures: 0,
             circuit: Circuit::Closed,
             cooldown_until: f64::NEG_INFINITY,
+            closed: RefCell::default(),
         }
     }
 }
@@ -237,12 +251,12 @@ impl HealthRecord {
         // a due probe is taken at the endpoint's healthy place, or it would never come
         let probe_due = matches!(self.circuit, Circuit::Open { next_probe_at, probe_in_flight: false, .. } if now >= next_probe_at);
         let outage = !probe_due && self.consecutive_failures > 0 && failed >= 3 && failed >= ok;
-        let ttft = percentiles(self.samples(now, |b| &b.ttft));
+        let [ttft, throughput] = self.live_percentiles(now);
         EndpointHealth {
             outage,
             unavailable: cooling || blocked,
             latency_s: ttft.map(|p| p[0]),
-            throughput: percentiles(self.samples(now, |b| &b.throughput)).map(|p| p[0]),
+            throughput: throughput.map(|p| p[0]),
             ttft_p95_s: ttft.map(|p| p[3]),
         }
     }
@@ -257,10 +271,11 @@ impl HealthRecord {
         }
         #[allow(clippy::cast_precision_loss)]
         let uptime_pct = (ok + failed > 0).then(|| 100.0 * ok as f64 / (ok + failed) as f64);
+        let [latency_s, throughput] = self.live_percentiles(now);
         HealthSummary {
             uptime_pct,
-            latency_s: percentiles(self.samples(now, |b| &b.ttft)),
-            throughput: percentiles(self.samples(now, |b| &b.throughput)),
+            latency_s,
+            throughput,
             requests: ok + failed,
             failures: failed,
             circuit: match self.circuit {
@@ -290,12 +305,45 @@ impl HealthRecord {
             .collect()
     }
 
-    fn samples(&self, now: f64, get: fn(&Bucket) -> &Vec<f32>) -> Vec<f32> {
-        self.buckets
+    /// Percentiles of time to first token and of throughput over the live buckets: the closed
+    /// buckets' sorted samples (cached) merged with the newest bucket's.
+    fn live_percentiles(&self, now: f64) -> [Option<[f64; 5]>; 2] {
+        let live: Vec<&Bucket> = self
+            .buckets
             .iter()
             .filter(|b| now - b.start < SPAN_S)
-            .flat_map(|b| get(b).iter().copied())
-            .collect()
+            .collect();
+        let Some((newest, older)) = live.split_last() else {
+            return [None, None];
+        };
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let key = Some((
+            live[0].start.to_bits(),
+            newest.start.to_bits(),
+            live.len(),
+        ));
+        let mut closed = self.closed.borrow_mut();
+        if closed.key != key {
+            let sorted = |get: fn(&Bucket) -> &Vec<f32>| {
+                let mut v: Vec<f32> = older.iter().flat_map(|b| get(b).iter().copied()).collect();
+                v.sort_by(f32::total_cmp);
+                v
+            };
+            *closed = Closed {
+                key,
+                ttft: sorted(|b| &b.ttft),
+                throughput: sorted(|b| &b.throughput),
+            };
+        }
+        let merged = |sorted: &[f32], open: &[f32]| {
+            let mut open = open.to_vec();
+            open.sort_by(f32::total_cmp);
+            percentiles_of_two(sorted, &open)
+        };
+        [
+            merged(&closed.ttft, &newest.ttft),
+            merged(&closed.throughput, &newest.throughput),
+        ]
     }
 
     fn expire(&mut self, now: f64) {
@@ -329,6 +377,48 @@ fn push_capped(v: &mut Vec<f32>, x: f64) {
         // keep the newest samples: overwrite round-robin
         let i = v.len() % SAMPLES_PER_BUCKET;
         v[i] = x as f32;
+    }
+}
+
+/// p50, p75, p90, p95, p99 of the merge of two sorted slices (nearest rank, as `percentiles`).
+fn percentiles_of_two(a: &[f32], b: &[f32]) -> Option<[f64; 5]> {
+    let n = a.len() + b.len();
+    if n == 0 {
+        return None;
+    }
+    let at = |q: f64| {
+        #[allow(
+            clippy::cast_precision_loss,
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss
+        )]
+        let i = ((n - 1) as f64 * q).round() as usize;
+        f64::from(kth(a, b, i.min(n - 1)))
+    };
+    Some([at(0.5), at(0.75), at(0.9), at(0.95), at(0.99)])
+}
+
+/// The element of rank `k` (0-based) of the merge of two sorted slices; `k < a.len() + b.len()`.
+/// Binary search on how many of the `k + 1` smallest come from `a`.
+fn kth(a: &[f32], b: &[f32], k: usize) -> f32 {
+    let take = k + 1;
+    let (mut lo, mut hi) = (take.saturating_sub(b.len()), take.min(a.len()));
+    loop {
+        let p = lo + (hi - lo) / 2;
+        let q = take - p;
+        if p > 0 && q < b.len() && a[p - 1] > b[q] {
+            hi = p - 1; // too many from a
+        } else if q > 0 && p < a.len() && b[q - 1] > a[p] {
+            lo = p + 1; // too few from a
+        } else {
+            let from_a = (p > 0).then(|| a[p - 1]);
+            let from_b = (q > 0).then(|| b[q - 1]);
+            return match (from_a, from_b) {
+                (Some(x), Some(y)) => x.max(y),
+                (Some(x), None) | (None, Some(x)) => x,
+                (None, None) => f32::NAN, // unreachable: take >= 1
+            };
+        }
     }
 }
 

@@ -99,3 +99,42 @@ fn a_due_probe_is_not_held_back_by_the_outage_flag() {
     let v = h.view(2.0, 30.0);
     assert!(!v.unavailable && !v.outage, "{v:?}");
 }
+
+proptest::proptest! {
+    #[test]
+    fn rank_of_two_sorted_slices_is_the_rank_of_their_merge(
+        mut a in proptest::collection::vec(0.0f32..100.0, 0..60),
+        mut b in proptest::collection::vec(0.0f32..100.0, 0..40),
+        pick in 0.0f64..1.0,
+    ) {
+        proptest::prop_assume!(!a.is_empty() || !b.is_empty());
+        a.sort_by(f32::total_cmp);
+        b.sort_by(f32::total_cmp);
+        let mut all: Vec<f32> = a.iter().chain(&b).copied().collect();
+        all.sort_by(f32::total_cmp);
+        #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let k = ((all.len() - 1) as f64 * pick) as usize;
+        proptest::prop_assert_eq!(super::kth(&a, &b, k), all[k]);
+    }
+
+    /// The cached closed buckets give the same figures as sorting every sample, as buckets
+    /// open and expire.
+    #[test]
+    fn cached_percentiles_equal_a_full_sort(
+        samples in proptest::collection::vec((0.0f64..4000.0, 0.01f64..5.0), 1..300),
+    ) {
+        let mut h = HealthRecord::default();
+        let mut times: Vec<f64> = Vec::new();
+        let mut sorted_samples = samples.clone();
+        sorted_samples.sort_by(|x, y| x.0.total_cmp(&y.0));
+        for (now, ttft) in sorted_samples {
+            h.record(now, Outcome { kind: OutcomeKind::Success, ttft_s: Some(ttft), throughput: None }, 0.5);
+            times.push(now);
+            let full = super::percentiles(
+                h.buckets.iter().filter(|b| now - b.start < super::SPAN_S).flat_map(|b| b.ttft.iter().copied()).collect(),
+            );
+            proptest::prop_assert_eq!(h.summary(now).latency_s, full);
+            proptest::prop_assert_eq!(h.view(now, 30.0).latency_s, full.map(|p| p[0]));
+        }
+    }
+}
