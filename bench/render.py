@@ -89,7 +89,7 @@ def nginx_body(var, s, piece=2048):
 
 COMMON = f"""worker_processes 1;
 daemon off;
-events {{ worker_connections 65536; multi_accept on; }}
+events {{ worker_connections 16384; multi_accept on; }}
 """
 
 write("upstream.conf", COMMON + f"""error_log {work}/upstream.err warn;

@@ -24,6 +24,19 @@ def load(subject, phase):
         return None
 
 
+def phase_files(pattern):
+    """Result files matching pattern, without the Switchyard store side files."""
+    return [p for p in glob.glob(os.path.join(out, pattern)) if not p.endswith(".store.json")]
+
+
+def load_store(phase):
+    try:
+        with open(os.path.join(out, f"switchyard.{phase}.store.json")) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
 def num(v, nd=2):
     if v is None:
         return "–"
@@ -64,9 +77,9 @@ def success(d):
     return f"{100 * d['ok'] / d['sent']:.2f} %".replace("100.00 %", "100 %")
 
 
-subjects = [s for s in SUBJECTS if glob.glob(os.path.join(out, f"{s}.*.json"))]
+subjects = [s for s in SUBJECTS if phase_files(f"{s}.*.json")]
 phases_nonstream = ["c1"] + sorted(
-    {os.path.basename(p).split(".")[1] for p in glob.glob(os.path.join(out, "*.rate*.json"))},
+    {os.path.basename(p).split(".")[1] for p in phase_files("*.rate*.json")},
     key=lambda p: int(p[4:]) if p[4:].isdigit() else 0) + ["max"]
 lines = []
 w = lines.append
@@ -113,7 +126,7 @@ w("|---|---:|---:|---:|---:|---:|---:|---:|---|")
 best = {}
 for s in subjects:
     runs = []
-    for p in glob.glob(os.path.join(out, f"{s}.slow20_c*.json")):
+    for p in phase_files(f"{s}.slow20_c*.json"):
         c = int(p.rsplit("_c", 1)[1].split(".")[0])
         runs.append((c, load(s, f"slow20_c{c}")))
     for c, d in sorted(runs, key=lambda x: x[0]):
@@ -170,6 +183,10 @@ if st:
       f"{st['peak_open_streams']:,} | {num(get(st, 'ttft_ms', 'p50'))} | {num(get(st, 'ttft_ms', 'p99'))} | "
       f"{num(get(st, 'latency_ms', 'p50'))} | {num(get(st, 'latency_ms', 'p99'))} | {num(st['wall_s'], 1)} | "
       f"{num(mib(get(st, 'proc', 'peak_rss_kb')), 1)} | {num(get(st, 'proc', 'cpu_s'))} |")
+    if st["status"].get("503"):
+        w("")
+        w("503: connections beyond Switchyard's cap on open connections (`ConnLimits::max_connections`,")
+        w("4,096 by default) are answered 503 and closed; the cap bounds how many streams one instance holds.")
     if st["errors"]:
         w("")
         w(f"First error: `{st['error_detail']['first']}`; detail: {json.dumps(st['error_detail'])}")
@@ -203,6 +220,47 @@ if soak and get(soak, "proc", "rss_series"):
       f"{num(mib(get(soak, 'proc', 'peak_rss_kb')), 1)} | {oks:,} | {errs:,} | "
       f"{num(get(soak, 'latency_ms', 'p50'))} | {num(get(soak, 'latency_ms', 'p99'))} | "
       f"{num(get(soak, 'proc', 'cpu_s') * 1000 / oks if oks else None, 3)} |")
+    w("")
+
+# ------------------------------------------------------------------ stalls
+stalls = []
+for p in sorted(phase_files("*.json")):
+    subj, ph = os.path.basename(p).split(".")[:2]
+    if ph in ("warmup", "streams") or subj not in subjects:
+        continue
+    d = load(subj, ph)
+    secs = [t for t in (d or {}).get("timeline", []) if t[2] >= 1000]
+    if secs and not ph.startswith("slow20"):
+        stalls.append(f"{NAMES[subj]} {ph}: answers over 1 s completed in second(s) "
+                      + ", ".join(str(t[0]) for t in secs[:8]) + (" …" if len(secs) > 8 else "")
+                      + f" of the phase (slowest {max(t[2] for t in secs):,.0f} ms)")
+if stalls:
+    w("## Stalls")
+    w("")
+    w("Phases in which some answer took over 1 s (from the per-second `timeline` in each JSON);")
+    w("their p99 says more about the machine or the subject's pauses than about steady cost:")
+    w("")
+    for line in stalls:
+        w(f"- {line}")
+    w("")
+
+# ------------------------------------------------------------------ Switchyard's store
+store_rows = []
+for p in sorted(glob.glob(os.path.join(out, "switchyard.*.store.json")), key=os.path.getmtime):
+    ph = os.path.basename(p).split(".")[1]
+    d = load_store(ph)
+    if d:
+        store_rows.append((ph, d))
+if store_rows:
+    w("## Switchyard's generation store (SQLite) per phase")
+    w("")
+    w("Records are queued for the store off the request path (10,000 at most; beyond that they")
+    w("are dropped and logged). Before each phase the run waits for the queue to drain.")
+    w("")
+    w("| phase | " + " | ".join(ph for ph, _ in store_rows) + " |")
+    w("|---|" + "---:|" * len(store_rows))
+    w("| records dropped | " + " | ".join(f"{d['dropped']:,}" for _, d in store_rows) + " |")
+    w("| queued at the end | " + " | ".join(f"{d['backlog_end']:,}" for _, d in store_rows) + " |")
     w("")
 
 # ------------------------------------------------------------------ targets
@@ -255,12 +313,15 @@ if sy_t and d_t:
 else:
     row("added TTFT p99 < 1 ms", "not measured (needs direct and switchyard)", None)
 
-peaks = [get(load("switchyard", os.path.basename(p).split(".")[1]), "proc", "peak_rss_kb")
-         for p in glob.glob(os.path.join(out, "switchyard.*.json"))
-         if os.path.basename(p).split(".")[1] not in ("streams", "soak", "soak_streams")]
-peaks = [p for p in peaks if p]
+peaks = []
+for p in phase_files("switchyard.*.json"):
+    ph = os.path.basename(p).split(".")[1]
+    kb = get(load("switchyard", ph), "proc", "peak_rss_kb")
+    if kb and ph not in ("streams", "soak", "soak_streams"):
+        peaks.append((kb, ph))
 if peaks:
-    row("peak RSS ≤ 64 MiB (all standard phases)", f"{max(peaks) / 1024:.1f} MiB", max(peaks) <= 64 * 1024)
+    kb, ph = max(peaks)
+    row("peak RSS ≤ 64 MiB (standard phases)", f"{kb / 1024:.1f} MiB (highest in {ph})", kb <= 64 * 1024)
 if st:
     pk = get(st, "proc", "peak_rss_kb") or 0
     row(f"{st['count']:,} concurrent streams in < 300 MB, all complete",

@@ -112,6 +112,8 @@ struct Stats {
     stream_errors: u64,
     status: BTreeMap<u16, u64>,
     first_error: Option<String>,
+    /// Per second of the run (by completion time): answers and the slowest of them, in µs.
+    timeline: Vec<(u32, u32)>,
 }
 
 impl Stats {
@@ -132,6 +134,24 @@ impl Stats {
         if self.first_error.is_none() {
             self.first_error = o.first_error;
         }
+        if self.timeline.len() < o.timeline.len() {
+            self.timeline.resize(o.timeline.len(), (0, 0));
+        }
+        for (i, (n, m)) in o.timeline.into_iter().enumerate() {
+            self.timeline[i].0 += n;
+            self.timeline[i].1 = self.timeline[i].1.max(m);
+        }
+    }
+    fn note_latency(&mut self, t0: Instant, end: Instant, lat_us: u32) {
+        self.lat_us.push(lat_us);
+        let sec = end.saturating_duration_since(t0).as_secs() as usize;
+        if sec < 100_000 {
+            if self.timeline.len() <= sec {
+                self.timeline.resize(sec + 1, (0, 0));
+            }
+            self.timeline[sec].0 += 1;
+            self.timeline[sec].1 = self.timeline[sec].1.max(lat_us);
+        }
     }
     fn note_error(&mut self, e: String) {
         if self.first_error.is_none() {
@@ -148,6 +168,8 @@ struct Target {
     headers: Vec<(String, String)>,
     stream: bool,
     timeout: Duration,
+    /// Start of the run (for the per-second timeline).
+    t0: Instant,
 }
 
 fn us(d: Duration) -> u32 {
@@ -323,7 +345,7 @@ async fn exchange(
                 return End::Reusable;
             }
             st.ok += 1;
-            st.lat_us.push(us(end - due));
+            st.note_latency(t.t0, end, us(end - due));
             End::Reusable
         }
     }
@@ -446,6 +468,7 @@ async fn burst_one(t: Arc<Target>, due: Instant, gauge: Arc<Gauge>) -> Stats {
         headers: t.headers.clone(),
         stream: t.stream,
         timeout: left,
+        t0: t.t0,
     };
     exchange(&mut sender, &t2, started, &mut st, &on_head).await;
     st
@@ -641,6 +664,7 @@ fn main() {
         .iter()
         .filter_map(|h| h.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())))
         .collect();
+    let t0 = Instant::now();
     let target = Arc::new(Target {
         addr,
         host,
@@ -649,6 +673,7 @@ fn main() {
         headers,
         stream: a.stream,
         timeout: Duration::from_secs_f64(a.timeout),
+        t0,
     });
 
     let rt = if a.threads <= 1 {
@@ -664,7 +689,6 @@ fn main() {
     let stop = Arc::new(AtomicBool::new(false));
     let watcher = (a.watch_pid != 0).then(|| watch(a.watch_pid, Arc::clone(&stop), a.rss_series));
     let cores0 = core_stat();
-    let t0 = Instant::now();
     let gauge = Arc::new(Gauge {
         now: AtomicU64::new(0),
         peak: AtomicU64::new(0),
@@ -765,6 +789,10 @@ fn main() {
         "content_events_per_stream": (gaps_mean_events * 100.0).round() / 100.0,
         "peak_open_streams": if a.mode == Mode::Burst { json!(gauge.peak.load(Ordering::Relaxed)) } else { Value::Null },
         "cores": cores,
+        // [second, answers completed in it, slowest of them in ms]
+        "timeline": stats.timeline.iter().enumerate()
+            .map(|(i, (n, m))| json!([i, n, (f64::from(*m) / 10.0).round() / 100.0]))
+            .collect::<Vec<_>>(),
     });
     if let Some(w) = w {
         let per_req = if stats.ok > 0 { w.cpu_s * 1000.0 / stats.ok as f64 } else { f64::NAN };
