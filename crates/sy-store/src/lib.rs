@@ -25,4 +25,4 @@ pub use error::StoreError;
 pub use generation::Generation;
 pub use keys::{KeyRecord, SECRET_PREFIX};
 pub use store::Store;
-pub use writer::{Writer, BACKOFF_MAX, BACKOFF_MIN, BATCH_MAX, DEFAULT_QUEUE_CAPACITY};
+pub use writer::{Writer, BACKOFF_MAX, BACKOFF_MIN, BATCH_MAX, DEFAULT_QUEUE_CAPACITY, GATHER};

@@ -22,7 +22,11 @@ use crate::store::Store;
 /// 100 s of a busy gateway's records (a few KiB each) while the database is down.
 pub const DEFAULT_QUEUE_CAPACITY: usize = 10_000;
 /// Records written per transaction at most.
-pub const BATCH_MAX: usize = 64;
+pub const BATCH_MAX: usize = 256;
+/// A batch smaller than `BATCH_MAX` waits this long for company before it is written: one
+/// transaction of many records costs the database far less than many of few (the records are
+/// already served from memory meanwhile, and shutdown writes at once).
+pub const GATHER: Duration = Duration::from_millis(20);
 /// First wait after a failed write; doubled after each failure ...
 pub const BACKOFF_MIN: Duration = Duration::from_millis(200);
 /// ... up to this.
@@ -182,6 +186,7 @@ impl Writer {
 /// when stopping and empty.
 async fn run(store: Store, shared: Arc<Shared>) {
     let mut backoff = BACKOFF_MIN;
+    let mut gathered = false;
     loop {
         let batch = {
             let mut state = shared.state();
@@ -190,7 +195,10 @@ async fn run(store: Store, shared: Arc<Shared>) {
                     return;
                 }
                 None
+            } else if !gathered && !state.stopping && state.queue.len() < BATCH_MAX {
+                Some(Vec::new()) // gather first
             } else {
+                gathered = false;
                 let n = state.queue.len().min(BATCH_MAX);
                 state.in_flight = n;
                 Some(state.queue.drain(..n).collect::<Vec<_>>())
@@ -201,6 +209,11 @@ async fn run(store: Store, shared: Arc<Shared>) {
             shared.wake.notified().await;
             continue;
         };
+        if batch.is_empty() {
+            gathered = true;
+            tokio::time::sleep(GATHER).await;
+            continue;
+        }
         let mut failures = 0_u32;
         loop {
             match store.record_batch(&batch).await {
