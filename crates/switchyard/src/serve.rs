@@ -25,6 +25,8 @@ pub async fn serve(config: Option<PathBuf>, listen: Option<String>) -> anyhow::R
         .parse()
         .with_context(|| format!("listen address `{listen}`"))?;
     let storage = storage(&cfg)?;
+    let max_connections = cfg.server.max_connections;
+    warn_if_few_descriptors(max_connections);
     let redis_url = cfg
         .cluster
         .as_ref()
@@ -51,7 +53,10 @@ pub async fn serve(config: Option<PathBuf>, listen: Option<String>) -> anyhow::R
     let server = tokio::spawn(sy_server::serve_with_limits(
         listener,
         app,
-        sy_server::ConnLimits::default(),
+        sy_server::ConnLimits {
+            max_connections,
+            ..sy_server::ConnLimits::default()
+        },
         shutdown.clone(),
     ));
     shutdown.cancelled().await;
@@ -76,6 +81,29 @@ pub async fn serve(config: Option<PathBuf>, listen: Option<String>) -> anyhow::R
         s.store.close().await;
     }
     Ok(())
+}
+
+/// Each client connection may need an upstream one: below about twice `max_connections` file
+/// descriptors, accepts fail before the cap is reached. Said once at start-up (read from
+/// /proc; raise with `ulimit -n` or systemd's `LimitNOFILE`).
+fn warn_if_few_descriptors(max_connections: usize) {
+    let soft = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("Max open files"))
+                .and_then(|l| l.split_whitespace().nth(3))
+                .and_then(|v| v.parse::<usize>().ok())
+        });
+    if let Some(soft) = soft {
+        if soft < max_connections.saturating_mul(2) + 64 {
+            tracing::warn!(
+                open_files_limit = soft,
+                max_connections,
+                "the open-files limit is below twice [server] max_connections: raise it (ulimit -n) or lower max_connections"
+            );
+        }
+    }
 }
 
 /// The store of `[storage]` (the demo keeps its records in memory), connected lazily so the

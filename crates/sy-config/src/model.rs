@@ -22,6 +22,10 @@ pub struct ServerConfig {
     /// `host:port`, e.g. `127.0.0.1:8080`.
     pub listen: String,
     pub max_body_bytes: usize,
+    /// Client connections served at once; beyond, 503 and close. Each streaming request may
+    /// hold an upstream connection too, so the process needs about twice this many file
+    /// descriptors.
+    pub max_connections: usize,
 }
 
 impl Default for ServerConfig {
@@ -29,6 +33,7 @@ impl Default for ServerConfig {
         Self {
             listen: "127.0.0.1:8080".to_owned(),
             max_body_bytes: 4_194_304,
+            max_connections: 4096,
         }
     }
 }

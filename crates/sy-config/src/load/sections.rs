@@ -20,7 +20,11 @@ const SECONDS: Bounds = Bounds {
 
 pub(super) fn server(cx: &mut Cx<'_>, root: &Section<'_>) -> ServerConfig {
     let mut out = ServerConfig::default();
-    let Some(t) = root.table(cx, "server", &["listen", "max_body_bytes"]) else {
+    let Some(t) = root.table(
+        cx,
+        "server",
+        &["listen", "max_body_bytes", "max_connections"],
+    ) else {
         return out;
     };
     if let Some(listen) = t.string(cx, "listen", Need::Optional) {
@@ -37,6 +41,9 @@ pub(super) fn server(cx: &mut Cx<'_>, root: &Section<'_>) -> ServerConfig {
     let max = u64::try_from(usize::MAX).unwrap_or(u64::MAX);
     if let Some(n) = t.positive_int(cx, "max_body_bytes", Need::Optional, max) {
         out.max_body_bytes = usize::try_from(n.value).unwrap_or(usize::MAX);
+    }
+    if let Some(n) = t.positive_int(cx, "max_connections", Need::Optional, 10_000_000) {
+        out.max_connections = usize::try_from(n.value).unwrap_or(usize::MAX);
     }
     out
 }

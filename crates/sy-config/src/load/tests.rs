@@ -69,8 +69,8 @@ fn render(c: &Config) -> String {
     let s = &c.server;
     writeln!(
         out,
-        "server listen={} max_body_bytes={}",
-        s.listen, s.max_body_bytes
+        "server listen={} max_body_bytes={} max_connections={}",
+        s.listen, s.max_body_bytes, s.max_connections
     )
     .unwrap();
     if let Some(a) = &c.auth {
@@ -149,7 +149,7 @@ fn empty_file_is_all_defaults() {
     check(
         "",
         r"
-        server listen=127.0.0.1:8080 max_body_bytes=4194304
+        server listen=127.0.0.1:8080 max_body_bytes=4194304 max_connections=4096
         storage url=sqlite://switchyard.db
         routing outage=30 connect=5 first_token=10 idle=15 request=600 attempts=6 retry_wait=5 resume=true hedge=false
         ",
@@ -178,6 +178,7 @@ fn full_config() {
         [server]
         listen = "0.0.0.0:9090"
         max_body_bytes = 1_048_576
+        max_connections = 20_000
 
         [auth]
         master_key = "${SWITCHYARD_MASTER_KEY}"
@@ -252,7 +253,7 @@ fn full_config() {
           supports_prefill = false
         "#,
         r#"
-        server listen=0.0.0.0:9090 max_body_bytes=1048576
+        server listen=0.0.0.0:9090 max_body_bytes=1048576 max_connections=20000
         auth master_key=sk-master
         storage url=postgres://sy@db/infra
         cluster redis_url=redis://10.1.2.3:6379
@@ -282,7 +283,7 @@ fn inline_forms() {
         ] }]
         "#,
         r#"
-        server listen=[::1]:8080 max_body_bytes=4194304
+        server listen=[::1]:8080 max_body_bytes=4194304 max_connections=4096
         storage url=sqlite://switchyard.db
         routing outage=30 connect=5 first_token=10 idle=15 request=600 attempts=6 retry_wait=5 resume=true hedge=true
         provider local api=openai base_url=http://127.0.0.1:8000/v1 api_key=- data_collection=allow zdr=false max_concurrency=256 headers=[]

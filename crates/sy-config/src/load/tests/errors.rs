@@ -441,3 +441,16 @@ fn columns_count_characters_and_crlf_lines() {
         ",
     );
 }
+
+#[test]
+fn zero_connections_is_refused() {
+    check(
+        r"
+        [server]
+        max_connections = 0
+        ",
+        r"
+        sy.toml:2:19: `server.max_connections`: must be a positive integer, got 0
+        ",
+    );
+}
