@@ -59,6 +59,10 @@ impl Clock {
     }
 }
 
+/// Generation records kept in memory (newest first): what the dashboard scans and what
+/// `/generation` answers before the store has a record; older ones come from the store.
+const RECENT_RECORDS: usize = 2_000;
+
 pub struct AppState {
     pub snapshot: ArcSwap<Snapshot>,
     pub health: Box<dyn HealthBook>,
@@ -133,7 +137,7 @@ impl AppState {
             health,
             cluster,
             affinity: Affinity::default(),
-            generations: Generations::new(10_000),
+            generations: Generations::new(RECENT_RECORDS),
             storage,
             keys: KeyCache::default(),
             source,
