@@ -260,7 +260,7 @@ if store_rows:
     w("| phase | " + " | ".join(ph for ph, _ in store_rows) + " |")
     w("|---|" + "---:|" * len(store_rows))
     w("| records dropped | " + " | ".join(f"{d['dropped']:,}" for _, d in store_rows) + " |")
-    w("| queued at the end | " + " | ".join(f"{d['backlog_end']:,}" for _, d in store_rows) + " |")
+    w("| queued at the end | " + " | ".join(f"{d['backlog_end']:,}" if d["backlog_end"] >= 0 else "–" for _, d in store_rows) + " |")
     w("")
 
 # ------------------------------------------------------------------ targets
