@@ -269,7 +269,9 @@ async fn exchange(
                     return Err((true, format!("body: {e}")));
                 }
             };
-            let Ok(data) = frame.into_data() else { continue };
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
             bytes += data.len();
             if !sse {
                 continue;
@@ -283,7 +285,9 @@ async fn exchange(
                 if line.last() == Some(&b'\r') {
                     line = &line[..line.len() - 1];
                 }
-                let Some(rest) = line.strip_prefix(b"data:") else { continue };
+                let Some(rest) = line.strip_prefix(b"data:") else {
+                    continue;
+                };
                 let payload = rest.strip_prefix(b" ").unwrap_or(rest);
                 if payload == b"[DONE]" {
                     done = true;
@@ -382,7 +386,13 @@ async fn closed_worker(t: Arc<Target>, end: Instant) -> Stats {
     st
 }
 
-async fn rate_worker(t: Arc<Target>, next: Arc<AtomicU64>, t0: Instant, end: Instant, rate: f64) -> Stats {
+async fn rate_worker(
+    t: Arc<Target>,
+    next: Arc<AtomicU64>,
+    t0: Instant,
+    end: Instant,
+    rate: f64,
+) -> Stats {
     let mut st = Stats::default();
     let mut conn: Option<Sender> = None;
     loop {
@@ -478,10 +488,16 @@ async fn burst_one(t: Arc<Target>, due: Instant, gauge: Arc<Gauge>) -> Stats {
 
 fn proc_children() -> BTreeMap<u32, Vec<u32>> {
     let mut m: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
-    let Ok(rd) = std::fs::read_dir("/proc") else { return m };
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return m;
+    };
     for e in rd.flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
         let Some(r) = stat.rfind(')') else { continue };
         let fields: Vec<&str> = stat[r + 2..].split_whitespace().collect();
         if let Some(ppid) = fields.get(1).and_then(|p| p.parse::<u32>().ok()) {
@@ -510,7 +526,9 @@ fn proc_tree(pid: u32) -> Vec<u32> {
 fn cpu_ticks(pids: &[u32]) -> u64 {
     let mut tot = 0;
     for p in pids {
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
         let Some(r) = stat.rfind(')') else { continue };
         let f: Vec<&str> = stat[r + 2..].split_whitespace().collect();
         // after the comm field: [11] utime, [12] stime
@@ -523,9 +541,15 @@ fn cpu_ticks(pids: &[u32]) -> u64 {
 fn rss_kb(pids: &[u32]) -> u64 {
     let mut tot = 0;
     for p in pids {
-        let Ok(s) = std::fs::read_to_string(format!("/proc/{p}/status")) else { continue };
+        let Ok(s) = std::fs::read_to_string(format!("/proc/{p}/status")) else {
+            continue;
+        };
         if let Some(l) = s.lines().find(|l| l.starts_with("VmRSS:")) {
-            tot += l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+            tot += l
+                .split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
         }
     }
     tot
@@ -534,7 +558,9 @@ fn rss_kb(pids: &[u32]) -> u64 {
 /// (total, idle, steal) jiffies per cpuN.
 fn core_stat() -> BTreeMap<String, (u64, u64, u64)> {
     let mut m = BTreeMap::new();
-    let Ok(s) = std::fs::read_to_string("/proc/stat") else { return m };
+    let Ok(s) = std::fs::read_to_string("/proc/stat") else {
+        return m;
+    };
     for l in s.lines() {
         let mut it = l.split_whitespace();
         let Some(name) = it.next() else { continue };
@@ -576,7 +602,7 @@ fn watch(pid: u32, stop: Arc<AtomicBool>, keep_series: bool) -> std::thread::Joi
         while !stop.load(Ordering::Relaxed) {
             std::thread::sleep(Duration::from_millis(200));
             n += 1;
-            if n % 10 == 0 {
+            if n.is_multiple_of(10) {
                 tree = proc_tree(pid);
             }
             let r = rss_kb(&tree);
@@ -662,7 +688,10 @@ fn main() {
     let headers = a
         .headers
         .iter()
-        .filter_map(|h| h.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())))
+        .filter_map(|h| {
+            h.split_once(':')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        })
         .collect();
     let t0 = Instant::now();
     let target = Arc::new(Target {
@@ -677,7 +706,9 @@ fn main() {
     });
 
     let rt = if a.threads <= 1 {
-        tokio::runtime::Builder::new_current_thread().enable_all().build()
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
     } else {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(a.threads)
@@ -721,7 +752,11 @@ fn main() {
                 let n = a.count.max(1);
                 for i in 0..n {
                     let due = t0 + Duration::from_secs_f64(a.ramp * i as f64 / n as f64);
-                    handles.push(tokio::spawn(burst_one(Arc::clone(&target), due, Arc::clone(&gauge))));
+                    handles.push(tokio::spawn(burst_one(
+                        Arc::clone(&target),
+                        due,
+                        Arc::clone(&gauge),
+                    )));
                 }
             }
         }
@@ -754,8 +789,15 @@ fn main() {
             }
         }
     }
-    let errors = stats.transport + stats.timeouts + stats.incomplete
-        + stats.status.iter().filter(|(k, _)| !(200..300).contains(*k)).map(|(_, v)| v).sum::<u64>();
+    let errors = stats.transport
+        + stats.timeouts
+        + stats.incomplete
+        + stats
+            .status
+            .iter()
+            .filter(|(k, _)| !(200..300).contains(*k))
+            .map(|(_, v)| v)
+            .sum::<u64>();
     let gaps_mean_events = if stats.ok > 0 {
         stats.content_events as f64 / stats.ok as f64
     } else {
@@ -795,7 +837,11 @@ fn main() {
             .collect::<Vec<_>>(),
     });
     if let Some(w) = w {
-        let per_req = if stats.ok > 0 { w.cpu_s * 1000.0 / stats.ok as f64 } else { f64::NAN };
+        let per_req = if stats.ok > 0 {
+            w.cpu_s * 1000.0 / stats.ok as f64
+        } else {
+            f64::NAN
+        };
         out["proc"] = json!({
             "pid": a.watch_pid,
             "cpu_s": (w.cpu_s * 100.0).round() / 100.0,
@@ -805,7 +851,11 @@ fn main() {
             "end_rss_kb": w.end_rss_kb,
         });
         if a.rss_series {
-            out["proc"]["rss_series"] = json!(w.series.iter().map(|(t, r)| json!([(t * 10.0).round() / 10.0, r])).collect::<Vec<_>>());
+            out["proc"]["rss_series"] = json!(w
+                .series
+                .iter()
+                .map(|(t, r)| json!([(t * 10.0).round() / 10.0, r]))
+                .collect::<Vec<_>>());
         }
     }
     let text = serde_json::to_string_pretty(&out).expect("json");
