@@ -50,7 +50,7 @@ BODY='{"model":"bench/model","messages":[{"role":"system","content":"You are a c
 ms() {  # wrk's "123.45us" / "1.23ms" / "1.2s" -> milliseconds
   awk -v v="$1" 'BEGIN{ if (v ~ /us$/) {sub(/us$/,"",v); print v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v); print v+0} else {sub(/s$/,"",v); print v*1000} }'
 }
-measure() {  # $1: extra TOML -> "p50_ms p99_ms requests"
+measure() {  # $1: extra TOML, $2: result file <- "p50_ms p99_ms requests"
   config "$1"
   RUST_LOG=warn taskset -c 1 "$BIN" serve --config "$WORK/switchyard.toml" >"$WORK/gw.log" 2>&1 &
   local gw=$!
@@ -58,7 +58,7 @@ measure() {  # $1: extra TOML -> "p50_ms p99_ms requests"
   for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$GW_PORT/health" && break; sleep 0.1; done
   local key
   key=$(curl -sf "http://127.0.0.1:$GW_PORT/api/v1/keys" -H "authorization: Bearer $MASTER" \
-        -d '{"label":"bench","limit":1000000,"rpm":100000000}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
+        -d '{"label":"bench","limit":1000000,"rpm":1000000}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
   cat > "$WORK/post.lua" <<LUA
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -71,11 +71,13 @@ LUA
   if grep -q "Non-2xx" "$WORK/out.txt"; then cat "$WORK/out.txt" >&2; exit 1; fi
   kill "$gw"; wait "$gw" 2>/dev/null || true
   rm -f "$WORK"/switchyard.db*
-  echo "$(ms "$(awk '$1=="50%"{print $2}' "$WORK/out.txt")") $(ms "$(awk '$1=="99%"{print $2}' "$WORK/out.txt")") $(awk '/requests in/{print $1}' "$WORK/out.txt")"
+  echo "$(ms "$(awk '$1=="50%"{print $2}' "$WORK/out.txt")") $(ms "$(awk '$1=="99%"{print $2}' "$WORK/out.txt")") $(awk '/requests in/{print $1}' "$WORK/out.txt")" > "$2"
 }
 for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$MOCK_PORT/health" && break; sleep 0.1; done
-read -r s50 s99 sn < <(measure "")
-read -r c50 c99 cn < <(measure $'[cluster]\nredis_url = "redis://127.0.0.1:6379/15"')
+measure "" "$WORK/single.txt"
+measure $'[cluster]\nredis_url = "redis://127.0.0.1:6379/15"' "$WORK/cluster.txt"
+read -r s50 s99 sn < "$WORK/single.txt"
+read -r c50 c99 cn < "$WORK/cluster.txt"
 printf '| gateway | requests | p50 ms | p99 ms |\n|---|---:|---:|---:|\n'
 printf '| single instance | %s | %s | %s |\n' "$sn" "$s50" "$s99"
 printf '| with [cluster] (Redis) | %s | %s | %s |\n' "$cn" "$c50" "$c99"

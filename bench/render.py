@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes every config and request body `bench/run` needs into one scratch directory.
 
-    render.py WORK BASE_PORT
+    render.py WORK BASE_PORT [MAX_CONNECTIONS]
 
 Ports, counted from BASE_PORT (bench/run uses 19200):
   +0  fixed upstream, nginx: a chat.completion JSON answer
@@ -12,7 +12,8 @@ Ports, counted from BASE_PORT (bench/run uses 19200):
   +20 Switchyard, one model per upstream (bench/json, bench/sse, bench/slow20, bench/paced,
       bench/long)
 
-Files written: upstream.conf, proxy.conf, mock.toml, switchyard.toml and request bodies
+Files written: upstream.conf, proxy.conf, mock.toml, switchyard.toml (and, given
+MAX_CONNECTIONS, switchyard-streams.toml: the same with `[server] max_connections`), request bodies
 body-<model>.json / body-<model>-stream.json, plus ports.env for the shell.
 Standard library only.
 """
@@ -21,6 +22,7 @@ import os
 import sys
 
 work, base = sys.argv[1], int(sys.argv[2])
+max_connections = int(sys.argv[3]) if len(sys.argv) > 3 else 0
 P = {
     "up_json": base, "up_sse": base + 1, "mock": base + 2,
     "px_json": base + 10, "px_sse": base + 11, "px_mock": base + 12,
@@ -171,6 +173,7 @@ ROUTES = {  # model -> (provider, base_url)
 toml = f"""# rendered by bench/render.py
 [server]
 listen = "127.0.0.1:{P['sy']}"
+#MAXCONN
 
 [storage]
 url = "sqlite://{work}/switchyard.db"
@@ -197,7 +200,9 @@ context_length = 32768
   prompt_price = 0.15
   completion_price = 0.60
 """
-write("switchyard.toml", toml)
+write("switchyard.toml", toml.replace("#MAXCONN\n", ""))
+if max_connections:
+    write("switchyard-streams.toml", toml.replace("#MAXCONN", f"max_connections = {max_connections}"))
 
 # ------------------------------------------------------------------ request bodies
 for model in ["gpt-4o-mini", *ROUTES]:

@@ -174,8 +174,19 @@ st = load("switchyard", "streams")
 if st:
     w("## Many concurrent slow streams through one Switchyard")
     w("")
+    try:
+        with open(os.path.join(out, "switchyard.streams.config.txt")) as f:
+            cap = f.read().strip()
+    except OSError:
+        cap = "max_connections = 4096 (the default)"
+    try:
+        with open(os.path.join(out, "env.txt")) as f:
+            nofile = next((l.split(":", 1)[1].strip() for l in f if l.startswith("nofile:")), "?")
+    except OSError:
+        nofile = "?"
     w(f"{st['count']:,} streaming requests, each on its own connection, started over 5 s; each upstream")
-    w("stream is 48 chunks at 4 a second (~12 s).")
+    w(f"stream is 48 chunks at 4 a second (~12 s). Switchyard's `[server] {cap}`;")
+    w(f"open-files limit {nofile} (each stream holds a client and an upstream socket).")
     w("")
     w("| started | completed | errors | statuses | peak open at once | TTFT p50 | TTFT p99 | total p50 | total p99 | wall s | peak RSS MiB | CPU s |")
     w("|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -185,8 +196,13 @@ if st:
       f"{num(mib(get(st, 'proc', 'peak_rss_kb')), 1)} | {num(get(st, 'proc', 'cpu_s'))} |")
     if st["status"].get("503"):
         w("")
-        w("503: connections beyond Switchyard's cap on open connections (`ConnLimits::max_connections`,")
-        w("4,096 by default) are answered 503 and closed; the cap bounds how many streams one instance holds.")
+        w("503: connections beyond Switchyard's `[server] max_connections` are answered 503 and closed;")
+        w("the cap bounds how many streams one instance holds.")
+    emf = (load_store("streams") or {}).get("emfile_warnings", 0)
+    if emf:
+        w("")
+        w(f"{emf:,} request(s) failed with `Too many open files` in Switchyard (an upstream connection")
+        w("could not be opened: the open-files limit, not the gateway, ran out).")
     if st["errors"]:
         w("")
         w(f"First error: `{st['error_detail']['first']}`; detail: {json.dumps(st['error_detail'])}")
