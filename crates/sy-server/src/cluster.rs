@@ -65,8 +65,15 @@ impl Cluster {
         clock: Clock,
         stop: CancellationToken,
     ) -> Result<Arc<Self>, String> {
+        use redis::IntoConnectionInfo;
+        // TCP_NODELAY: small commands each wait for an answer; Nagle + delayed ACK would hold
+        // some back by tens of milliseconds
+        let info = url
+            .into_connection_info()
+            .map_err(|e| format!("[cluster] redis_url: {}", scrub(&e)))?
+            .set_tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true));
         let client =
-            redis::Client::open(url).map_err(|e| format!("[cluster] redis_url: {}", scrub(&e)))?;
+            redis::Client::open(info).map_err(|e| format!("[cluster] redis_url: {}", scrub(&e)))?;
         let conn = manager(&client, COMMAND_TIMEOUT)?;
         let (tx, rx) = mpsc::channel(EVENT_QUEUE);
         let cluster = Arc::new(Self {
