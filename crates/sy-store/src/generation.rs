@@ -18,8 +18,10 @@ pub struct Generation {
     pub created_at: i64,
     /// USD, all attempts together; finite and non-negative.
     pub cost: f64,
-    /// The full record the server built (model, provider, attempts, tokens, ...).
-    pub record: serde_json::Value,
+    /// The full record the server built (model, provider, attempts, tokens, ...), as JSON
+    /// text: serialised once by the server, it waits in the writer's queue at the size of its
+    /// text rather than of a `serde_json::Value` tree (several times larger).
+    pub record: String,
 }
 
 impl Generation {
@@ -39,6 +41,12 @@ impl Generation {
             return Err(StoreError::Invalid {
                 field: "key_id",
                 reason: "must be free of NUL",
+            });
+        }
+        if self.record.contains('\0') {
+            return Err(StoreError::Invalid {
+                field: "record",
+                reason: "must be free of NUL (JSON escapes it)",
             });
         }
         if !self.cost.is_finite() || self.cost < 0.0 {
@@ -77,11 +85,6 @@ impl Store {
         if recs.is_empty() {
             return Ok(0);
         }
-        // Serialise before opening the transaction: nothing slow inside it.
-        let texts = recs
-            .iter()
-            .map(|rec| rec.record.to_string())
-            .collect::<Vec<_>>();
         self.ready().await?;
         let inserted = with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
@@ -89,12 +92,12 @@ impl Store {
             let mut insert = sqlx::QueryBuilder::new(
                 "INSERT INTO generations (id, key_id, created_at, cost, record) ",
             );
-            insert.push_values(recs.iter().zip(&texts), |mut row, (rec, text)| {
+            insert.push_values(recs, |mut row, rec| {
                 row.push_bind(rec.id.as_str())
                     .push_bind(rec.key_id.as_deref())
                     .push_bind(rec.created_at)
                     .push_bind(rec.cost)
-                    .push_bind(text.as_str());
+                    .push_bind(rec.record.as_str());
             });
             insert.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
             let new_ids: Vec<String> = insert.build_query_scalar().fetch_all(&mut *tx).await?;

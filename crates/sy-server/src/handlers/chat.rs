@@ -273,17 +273,18 @@ fn finish_request(relay: &Relay, ended: &Ended, streamed: bool, started: std::ti
                 .spawn(async move { k.charge_shared(&c, cost).await });
         }
     }
+    let text = record.to_string();
     relay
         .state
         .generations
-        .insert(relay.gen_id.clone(), record.to_string().into_boxed_str());
+        .insert(relay.gen_id.clone(), text.clone().into_boxed_str());
     if let Some(s) = &relay.state.storage {
         let g = sy_store::Generation {
             id: relay.gen_id.clone(),
             key_id: relay.key.as_ref().map(|k| k.id.clone()),
             created_at: i64::try_from(relay.created).unwrap_or(i64::MAX),
             cost,
-            record,
+            record: text,
         };
         if !s.writer.submit(g) {
             tracing::error!(id = %relay.gen_id, backlog = s.writer.backlog(), "generation record dropped: the store's write queue is full");

@@ -227,7 +227,8 @@ pub fn generation(id: &str, key_id: Option<&str>, cost: f64) -> Generation {
                 {"provider": "azure", "class": "timeout", "status": null, "latency_ms": 10000, "cost": 0.0},
                 {"provider": "openai", "class": "ok", "status": 200, "latency_ms": 812, "cost": cost}
             ]
-        }),
+        })
+        .to_string(),
     }
 }
 

@@ -65,7 +65,7 @@ async fn same_id_charges_once(db: &TestDb) {
     assert_eq!(db.store.key(&key.id).await.unwrap().unwrap().usage, 0.25);
     assert_eq!(
         db.store.generation("gen-retried").await.unwrap(),
-        Some(first.record)
+        Some(serde_json::from_str::<serde_json::Value>(&first.record).unwrap())
     );
 }
 
@@ -88,11 +88,13 @@ async fn concurrent_duplicates_charge_once(db: &TestDb) {
 
 async fn generation_roundtrip(db: &TestDb) {
     let mut rec = generation("gen-anon", None, 0.003);
-    rec.record["note"] = serde_json::json!("nul \u{0} and ünïcödé and \"quotes\"");
+    let mut v: serde_json::Value = serde_json::from_str(&rec.record).unwrap();
+    v["note"] = serde_json::json!("nul \u{0} and ünïcödé and \"quotes\"");
+    rec.record = v.to_string();
     assert!(db.store.record(&rec).await.unwrap());
     assert_eq!(
         db.store.generation("gen-anon").await.unwrap(),
-        Some(rec.record)
+        Some(serde_json::from_str::<serde_json::Value>(&rec.record).unwrap())
     );
     assert_eq!(db.store.generation("gen-missing").await.unwrap(), None);
 
@@ -103,7 +105,7 @@ async fn generation_roundtrip(db: &TestDb) {
     assert!(db.store.record(&orphan).await.unwrap());
     assert_eq!(
         db.store.generation("gen-orphan").await.unwrap(),
-        Some(orphan.record)
+        Some(serde_json::from_str::<serde_json::Value>(&orphan.record).unwrap())
     );
     assert!(db.store.list_keys().await.unwrap().is_empty());
 }
