@@ -100,7 +100,13 @@ impl Store {
                     .push_bind(rec.record.as_str());
             });
             insert.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
-            let new_ids: Vec<String> = insert.build_query_scalar().fetch_all(&mut *tx).await?;
+            // not kept as a prepared statement: its text differs with the batch size, and a cache
+            // of up to 100 of them per connection grew the process by megabytes over a soak
+            let new_ids: Vec<String> = insert
+                .build_query_scalar()
+                .persistent(false)
+                .fetch_all(&mut *tx)
+                .await?;
             // Charge only what this transaction inserted: a retry of a write that did commit
             // finds the rows and charges nothing. One update per key.
             let new_ids: std::collections::HashSet<&str> = new_ids.iter().map(String::as_str).collect();
