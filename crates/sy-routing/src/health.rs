@@ -316,7 +316,6 @@ impl HealthRecord {
         let Some((newest, older)) = live.split_last() else {
             return [None, None];
         };
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let key = Some((live[0].start.to_bits(), newest.start.to_bits(), live.len()));
         let mut closed = self.closed.borrow_mut();
         if closed.key != key {

@@ -55,18 +55,27 @@ impl LiveKey {
             return Ok(());
         };
         rate.check().map_err(|not_until| {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            ApiError::new(
-                429,
-                format!(
-                    "key `{}` is over its limit of {} requests per minute",
-                    self.label,
-                    self.rpm.unwrap_or(0)
-                ),
+            self.over_rate(
+                not_until
+                    .wait_time_from(DefaultClock::default().now())
+                    .as_secs_f64(),
             )
-            .with("key_id", self.id.clone().into())
-            .with("retry_after_s", serde_json::json!(wait.as_secs_f64()))
         })
+    }
+
+    /// The 429 of a key over its requests-per-minute limit, whoever counted (this instance or
+    /// the cluster).
+    fn over_rate(&self, wait_s: f64) -> ApiError {
+        ApiError::new(
+            429,
+            format!(
+                "key `{}` is over its limit of {} requests per minute",
+                self.label,
+                self.rpm.unwrap_or(0)
+            ),
+        )
+        .with("key_id", self.id.clone().into())
+        .with("retry_after_s", serde_json::json!(wait_s))
     }
 
     pub fn charge(&self, cost: f64) {
@@ -115,16 +124,7 @@ impl LiveKey {
                 self.set_usage(usage);
                 self.check_limit()
             }
-            Some(Admission::RateLimited { wait_s }) => Err(ApiError::new(
-                429,
-                format!(
-                    "key `{}` is over its limit of {} requests per minute",
-                    self.label,
-                    self.rpm.unwrap_or(0)
-                ),
-            )
-            .with("key_id", self.id.clone().into())
-            .with("retry_after_s", serde_json::json!(wait_s))),
+            Some(Admission::RateLimited { wait_s }) => Err(self.over_rate(wait_s)),
             Some(Admission::Revoked) => Err(ApiError::new(401, "unknown API key")),
         }
     }
