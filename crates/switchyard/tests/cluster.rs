@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use process::{serve, signal, terminate, Served, MASTER};
+use process::{create_key, get_json, serve, signal, terminate, usage, Served, MASTER};
 use serde_json::{json, Value};
 use sy_mock::{Behaviour, MockConfig, MockServer};
 use tokio_util::sync::CancellationToken;
@@ -94,15 +94,12 @@ async fn chat(http: &reqwest::Client, gw: &Served, auth: &str, body: &Value) -> 
 }
 
 async fn circuit(http: &reqwest::Client, gw: &Served, provider: &str) -> String {
-    let v: Value = http
-        .get(format!("{}/api/v1/models/test/m/endpoints", gw.url))
-        .bearer_auth(MASTER)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v = get_json(
+        http,
+        &format!("{}/api/v1/models/test/m/endpoints", gw.url),
+        MASTER,
+    )
+    .await;
     v["data"]["endpoints"]
         .as_array()
         .unwrap()
@@ -167,19 +164,6 @@ async fn a_provider_failing_behind_one_instance_is_avoided_by_the_others() {
     stop.cancel();
 }
 
-async fn usage(http: &reqwest::Client, gw: &Served, secret: &str) -> f64 {
-    let v: Value = http
-        .get(format!("{}/api/v1/key", gw.url))
-        .bearer_auth(secret)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    v["data"]["usage"].as_f64().unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_limit_holds_across_three_instances_under_concurrent_load() {
     let stop = CancellationToken::new();
@@ -196,16 +180,12 @@ async fn a_key_limit_holds_across_three_instances_under_concurrent_load() {
     let trio = three(&config(&mock, &redis, 1000.0)).await;
     let http = reqwest::Client::new();
     let limit = 0.5;
-    let created: Value = http
-        .post(format!("{}/api/v1/keys", trio.gws[0].url))
-        .bearer_auth(MASTER)
-        .json(&json!({"label": "shared", "limit": limit}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created = create_key(
+        &http,
+        &trio.gws[0],
+        &json!({"label": "shared", "limit": limit}),
+    )
+    .await;
     let secret = created["key"].as_str().unwrap().to_owned();
     // three clients per instance, each sending until refused
     let mut workers = Vec::new();

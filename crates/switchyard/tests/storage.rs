@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 mod process;
 
-use process::{free_port, serve, terminate, MASTER};
+use process::{create_key, free_port, get_json, serve, terminate, usage, MASTER};
 const PG: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 fn config(mock: &MockServer, storage: &str) -> String {
@@ -53,16 +53,7 @@ async fn limit_holds_under_concurrency(storage: &str) {
     let dir = tempfile::tempdir().unwrap();
     let gw = serve(dir.path(), &config(&mock, storage)).await;
     let http = reqwest::Client::new();
-    let created: Value = http
-        .post(format!("{}/api/v1/keys", gw.url))
-        .bearer_auth(MASTER)
-        .json(&json!({"label": "burst", "limit": 0.05}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created = create_key(&http, &gw, &json!({"label": "burst", "limit": 0.05})).await;
     let secret = created["key"].as_str().unwrap().to_owned();
     // each request costs ~0.03 USD: the limit is passed, but all 40 are already in flight
     let answers = futures_util::future::join_all((0..40).map(|_| {
@@ -92,22 +83,7 @@ async fn limit_holds_under_concurrency(storage: &str) {
         "{answers:?}"
     );
     assert!(spent > 0.05, "the burst should pass the limit: {spent}");
-    let key = |http: reqwest::Client| {
-        let (url, secret) = (gw.url.clone(), secret.clone());
-        async move {
-            let v: Value = http
-                .get(format!("{url}/api/v1/key"))
-                .bearer_auth(secret)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            v["data"]["usage"].as_f64().unwrap()
-        }
-    };
-    let usage = key(http.clone()).await;
+    let usage = usage(&http, &gw, &secret).await;
     assert!(
         (usage - spent).abs() <= 1e-9 * spent,
         "usage {usage} != sum of costs {spent}"
@@ -129,15 +105,7 @@ async fn limit_holds_under_concurrency(storage: &str) {
     // the store agrees once the writer has caught up, even after a restart
     terminate(gw);
     let gw = serve(dir.path(), &config(&mock, storage)).await;
-    let listed: Value = http
-        .get(format!("{}/api/v1/keys", gw.url))
-        .bearer_auth(MASTER)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = get_json(&http, &format!("{}/api/v1/keys", gw.url), MASTER).await;
     let stored = listed["data"]
         .as_array()
         .unwrap()
@@ -250,16 +218,7 @@ async fn a_key_over_its_rate_gets_429_before_any_upstream_call() {
     let dir = tempfile::tempdir().unwrap();
     let gw = serve(dir.path(), &config(&mock, "sqlite://switchyard.db")).await;
     let http = reqwest::Client::new();
-    let created: Value = http
-        .post(format!("{}/api/v1/keys", gw.url))
-        .bearer_auth(MASTER)
-        .json(&json!({"label": "slow-lane", "rpm": 3}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created = create_key(&http, &gw, &json!({"label": "slow-lane", "rpm": 3})).await;
     assert_eq!(created["data"]["rpm"], 3);
     let secret = created["key"].as_str().unwrap().to_owned();
     let url = format!("{}/api/v1/chat/completions", gw.url);

@@ -85,3 +85,38 @@ pub fn signal(s: &Served, sig: &str) {
         .unwrap()
         .success());
 }
+
+/// `GET url` with a bearer key, read as JSON.
+pub async fn get_json(http: &reqwest::Client, url: &str, bearer: &str) -> serde_json::Value {
+    http.get(url)
+        .bearer_auth(bearer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// `POST /api/v1/keys` with the master key: the answer, whose `key` is the secret (shown once).
+pub async fn create_key(
+    http: &reqwest::Client,
+    gw: &Served,
+    body: &serde_json::Value,
+) -> serde_json::Value {
+    http.post(format!("{}/api/v1/keys", gw.url))
+        .bearer_auth(MASTER)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// The calling key's usage in USD, as `GET /api/v1/key` reports it.
+pub async fn usage(http: &reqwest::Client, gw: &Served, secret: &str) -> f64 {
+    let v = get_json(http, &format!("{}/api/v1/key", gw.url), secret).await;
+    v["data"]["usage"].as_f64().unwrap()
+}
