@@ -12,6 +12,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="$ROOT/target/release/switchyard"
+. "$ROOT/bench/sim.sh"
 SECS="${1:-8}"
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install wrk" >&2; exit 2; }
 [ -x "$BIN" ] || { echo "build first: cargo build --release -p switchyard" >&2; exit 2; }
@@ -20,31 +21,10 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$W"; }
 trap cleanup EXIT
 taskset -c 0 "$BIN" mock --listen 127.0.0.1:19400 >"$W/mock.log" 2>&1 & PIDS+=($!)
-cat > "$W/sy.toml" <<TOML
-[server]
-listen = "127.0.0.1:19401"
-[storage]
-url = "sqlite://$W/sy.db"
-[[providers]]
-name = "sim"
-base_url = "http://127.0.0.1:19400/p/sim/v1"
-[[models]]
-id = "bench/model"
-context_length = 32768
-  [[models.endpoints]]
-  provider = "sim"
-  upstream_model = "sim-model"
-  prompt_price = 0.15
-  completion_price = 0.60
-TOML
+sim_config "$W/sy.toml" 19401 19400 "$W/sy.db"
 RUST_LOG=warn taskset -c 1 "$BIN" serve --config "$W/sy.toml" >"$W/gw.log" 2>&1 & GP=$!; PIDS+=("$GP")
-for _ in $(seq 100); do curl -sf -o /dev/null http://127.0.0.1:19401/health && break; sleep 0.1; done
-BODY='{"model":"bench/model","messages":[{"role":"system","content":"You are a concise assistant for a customer support team."},{"role":"user","content":"Summarise the refund policy for annual plans in two sentences."}],"temperature":0.2,"max_tokens":128}'
-cat > "$W/post.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.body = '$BODY'
-LUA
+wait_http http://127.0.0.1:19401/health
+post_lua "$W/post.lua"
 URL=http://127.0.0.1:19401/v1/chat/completions
 taskset -c 0 wrk -t1 -c32 -d3s -s "$W/post.lua" "$URL" >/dev/null   # warm-up
 ticks() { awk '{print $14+$15}' "/proc/$GP/stat"; }
