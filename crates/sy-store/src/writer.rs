@@ -182,38 +182,52 @@ impl Writer {
     }
 }
 
+/// What the writer does next.
+enum Next {
+    /// The queue is empty: sleep until a record arrives.
+    Wait,
+    /// A small batch: let more records join it first.
+    Gather,
+    Write(Vec<Generation>),
+}
+
 /// The writer task: take a batch, write it until it commits, repeat; exit
 /// when stopping and empty.
 async fn run(store: Store, shared: Arc<Shared>) {
     let mut backoff = BACKOFF_MIN;
     let mut gathered = false;
     loop {
-        let batch = {
+        let next = {
             let mut state = shared.state();
             if state.queue.is_empty() {
                 if state.stopping {
                     return;
                 }
-                None
+                Next::Wait
             } else if !gathered && !state.stopping && state.queue.len() < BATCH_MAX {
-                Some(Vec::new()) // gather first
+                Next::Gather
             } else {
-                gathered = false;
                 let n = state.queue.len().min(BATCH_MAX);
                 state.in_flight = n;
-                Some(state.queue.drain(..n).collect::<Vec<_>>())
+                Next::Write(state.queue.drain(..n).collect::<Vec<_>>())
             }
         };
-        let Some(batch) = batch else {
+        let batch = match next {
             // A notify_one sent since the check above left a permit: no lost wake-up.
-            shared.wake.notified().await;
-            continue;
+            Next::Wait => {
+                shared.wake.notified().await;
+                continue;
+            }
+            Next::Gather => {
+                gathered = true;
+                tokio::time::sleep(GATHER).await;
+                continue;
+            }
+            Next::Write(batch) => {
+                gathered = false;
+                batch
+            }
         };
-        if batch.is_empty() {
-            gathered = true;
-            tokio::time::sleep(GATHER).await;
-            continue;
-        }
         let mut failures = 0_u32;
         loop {
             match store.record_batch(&batch).await {
