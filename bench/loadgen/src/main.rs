@@ -357,25 +357,43 @@ async fn exchange(
 
 fn no_head(_: bool) {}
 
+/// Why no connection was made.
+enum NoConn {
+    Refused,
+    TimedOut,
+}
+
+/// A new connection to the target; a failure counts as one request sent and failed.
+async fn connect_counted(t: &Target, st: &mut Stats) -> Result<Sender, NoConn> {
+    match tokio::time::timeout(t.timeout, connect(t.addr)).await {
+        Ok(Ok(c)) => Ok(c),
+        Ok(Err(e)) => {
+            st.sent += 1;
+            st.transport += 1;
+            st.note_error(e);
+            Err(NoConn::Refused)
+        }
+        Err(_) => {
+            st.sent += 1;
+            st.timeouts += 1;
+            Err(NoConn::TimedOut)
+        }
+    }
+}
+
 async fn closed_worker(t: Arc<Target>, end: Instant) -> Stats {
     let mut st = Stats::default();
     let mut conn: Option<Sender> = None;
     while Instant::now() < end {
         if conn.is_none() {
-            match tokio::time::timeout(t.timeout, connect(t.addr)).await {
-                Ok(Ok(c)) => conn = Some(c),
-                Ok(Err(e)) => {
-                    st.sent += 1;
-                    st.transport += 1;
-                    st.note_error(e);
+            match connect_counted(&t, &mut st).await {
+                Ok(c) => conn = Some(c),
+                Err(NoConn::Refused) => {
+                    // a refused connection fails at once: do not spin on it
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 }
-                Err(_) => {
-                    st.sent += 1;
-                    st.timeouts += 1;
-                    continue;
-                }
+                Err(NoConn::TimedOut) => continue,
             }
         }
         let sender = conn.as_mut().expect("connected");
@@ -412,19 +430,9 @@ async fn rate_worker(
             Instant::now()
         };
         if conn.is_none() {
-            match tokio::time::timeout(t.timeout, connect(t.addr)).await {
-                Ok(Ok(c)) => conn = Some(c),
-                Ok(Err(e)) => {
-                    st.sent += 1;
-                    st.transport += 1;
-                    st.note_error(e);
-                    continue;
-                }
-                Err(_) => {
-                    st.sent += 1;
-                    st.timeouts += 1;
-                    continue;
-                }
+            match connect_counted(&t, &mut st).await {
+                Ok(c) => conn = Some(c),
+                Err(_) => continue,
             }
         }
         let sender = conn.as_mut().expect("connected");
