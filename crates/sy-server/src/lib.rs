@@ -1,6 +1,7 @@
 //! The HTTP server: the axum router of SPEC §4, authentication, the handlers, the relay that runs
 //! a request's attempts, hot reload, and the in-memory health and generation stores.
 
+mod accounting;
 mod affinity;
 mod auth;
 mod cluster;

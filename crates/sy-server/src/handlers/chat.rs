@@ -258,38 +258,19 @@ fn last_labels(ended: &Ended) -> (String, String) {
         .map_or_else(Default::default, |a| (a.model.clone(), a.provider.clone()))
 }
 
-/// A finished request: its log line, its generation record (kept in memory for a quick
-/// `/generation` and written to the store off the request path), and its cost charged to its key.
+/// A finished request: its log line, then its record and charge (`accounting::settle`).
 fn finish_request(relay: &Relay, ended: &Ended, streamed: bool, started: std::time::Instant) {
     let record = generation_record(relay, ended, streamed, started);
-    let cost = ended.usage.cost;
-    if let Some(k) = &relay.key {
-        k.charge(cost);
-        if let Some(c) = &relay.state.cluster {
-            let (k, c) = (Arc::clone(k), Arc::clone(c));
-            relay
-                .state
-                .tasks
-                .spawn(async move { k.charge_shared(&c, cost).await });
-        }
-    }
-    let text = record.to_string();
-    relay
-        .state
-        .generations
-        .insert(relay.gen_id.clone(), text.clone().into_boxed_str());
-    if let Some(s) = &relay.state.storage {
-        let g = sy_store::Generation {
-            id: relay.gen_id.clone(),
-            key_id: relay.key.as_ref().map(|k| k.id.clone()),
-            created_at: i64::try_from(relay.created).unwrap_or(i64::MAX),
-            cost,
-            record: text,
-        };
-        if !s.writer.submit(g) {
-            tracing::error!(id = %relay.gen_id, backlog = s.writer.backlog(), "generation record dropped: the store's write queue is full");
-        }
-    }
+    crate::accounting::settle(
+        &relay.state,
+        crate::accounting::Settle {
+            gen_id: &relay.gen_id,
+            key: relay.key.as_ref(),
+            created: relay.created,
+            cost: ended.usage.cost,
+            record,
+        },
+    );
 }
 
 /// The generation record of SPEC §4 (`GET /generation?id=`), and the request's log line.
