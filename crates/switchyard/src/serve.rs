@@ -11,8 +11,9 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
 const DEFAULT_CONFIG: &str = "switchyard.toml";
-/// In-flight requests and streams get this long to finish after SIGTERM.
-const DRAIN: Duration = Duration::from_secs(20);
+/// After the grace period, requests still open get this long to end (streams write their error
+/// event and `[DONE]`; every request is charged and recorded).
+const CUT_OFF: Duration = Duration::from_secs(5);
 /// Queued generation records get this long to reach the store on shutdown.
 const STORE_FLUSH: Duration = Duration::from_secs(10);
 
@@ -26,6 +27,7 @@ pub async fn serve(config: Option<PathBuf>, listen: Option<String>) -> anyhow::R
         .with_context(|| format!("listen address `{listen}`"))?;
     let storage = storage(&cfg)?;
     let max_connections = cfg.server.max_connections;
+    let grace = Duration::from_secs_f64(cfg.server.shutdown_grace_s);
     warn_if_few_descriptors(max_connections);
     let redis_url = cfg
         .cluster
@@ -62,13 +64,28 @@ pub async fn serve(config: Option<PathBuf>, listen: Option<String>) -> anyhow::R
     shutdown.cancelled().await;
     tracing::info!("shutting down: finishing in-flight requests");
     state.tasks.close();
-    let drained = tokio::time::timeout(DRAIN, async {
-        let _ = server.await;
+    let mut server = server;
+    let drained = tokio::time::timeout(grace, async {
+        let _ = (&mut server).await;
         state.tasks.wait().await;
     })
     .await;
     if drained.is_err() {
-        tracing::warn!("drain timeout: exiting with requests still open");
+        // SPEC §8: what is still open now ends — a stream with the error event and [DONE], a
+        // collected answer with a 503 — and is charged and recorded like any other request
+        tracing::warn!(
+            grace_s = grace.as_secs_f64(),
+            "shutdown grace over: ending the requests still open"
+        );
+        state.ending.cancel();
+        let ended = tokio::time::timeout(CUT_OFF, async {
+            let _ = (&mut server).await;
+            state.tasks.wait().await;
+        })
+        .await;
+        if ended.is_err() {
+            tracing::warn!("requests still open after the cut-off: exiting anyway");
+        }
     }
     if let Some(s) = &state.storage {
         let left = s.writer.clone().shutdown(STORE_FLUSH).await;

@@ -9,6 +9,9 @@ pub struct ApiError {
     pub status: u16,
     pub message: String,
     pub metadata: Map<String, Value>,
+    /// An upstream's own error body and its wire family: a client of that family gets it
+    /// unchanged (SPEC §4.6: Claude Code reads Anthropic's error bodies).
+    pub native: Option<(crate::Family, String)>,
 }
 
 impl ApiError {
@@ -17,6 +20,7 @@ impl ApiError {
             status,
             message: message.into(),
             metadata: Map::new(),
+            native: None,
         }
     }
 

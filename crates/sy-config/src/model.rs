@@ -26,6 +26,9 @@ pub struct ServerConfig {
     /// hold an upstream connection too, so the process needs about twice this many file
     /// descriptors.
     pub max_connections: usize,
+    /// After SIGTERM, how long in-flight requests and streams may take to finish; streams still
+    /// open then end with the error chunk and are charged (SPEC §8).
+    pub shutdown_grace_s: f64,
 }
 
 impl Default for ServerConfig {
@@ -34,6 +37,7 @@ impl Default for ServerConfig {
             listen: "127.0.0.1:8080".to_owned(),
             max_body_bytes: 4_194_304,
             max_connections: 4096,
+            shutdown_grace_s: 20.0,
         }
     }
 }

@@ -1,93 +1,169 @@
-//! The per-request and per-chunk pure work of the request path (issue 9): parse and validate a
-//! client body, encode it for each wire protocol, decode one upstream SSE event (OpenAI: parse;
-//! Anthropic: translate to an OpenAI chunk), and fold a whole answer's chunks into a
-//! non-streamed reply.
+//! The per-request and per-chunk pure work of the request path: parse and validate a client body,
+//! encode it for each wire protocol, decode one upstream SSE event (OpenAI, Anthropic) into typed
+//! events, pass a chat chunk through (rewriting `id`, `model`, `provider`) and translate one into
+//! an Anthropic event, and fold a whole answer into a non-streamed reply.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use sy_config::Api;
-use sy_providers::{encode, Aggregate, Decoder, Piece};
+use sy_api::{Event, Family, Frame};
+use sy_config::{Api, Provider};
+use sy_dialects::{Dialect, Meta};
+use sy_providers::{protocol, Continue, Target};
 
 const BODY: &str = r#"{"model":"bench/model","messages":[{"role":"system","content":"You are a concise assistant for a customer support team."},{"role":"user","content":"Summarise the refund policy for annual plans in two sentences."}],"temperature":0.2,"max_tokens":128,"user":"u-42"}"#;
 
-const OPENAI_EVENT: &str = r#"{"id":"chatcmpl-9248c90b9478187482743419","object":"chat.completion.chunk","created":1795328245,"model":"gpt-4o-mini","system_fingerprint":"fp_sim","choices":[{"index":0,"delta":{"content":" quick"},"logprobs":null,"finish_reason":null}]}"#;
+const OPENAI_EVENT: &str = "data: {\"id\":\"chatcmpl-9248c90b9478187482743419\",\"object\":\"chat.completion.chunk\",\"created\":1795328245,\"model\":\"gpt-4o-mini\",\"system_fingerprint\":\"fp_sim\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\" quick\"},\"logprobs\":null,\"finish_reason\":null}]}\n\n";
 
-const ANTHROPIC_EVENT: &str =
-    r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" quick"}}"#;
+const ANTHROPIC_EVENT: &str = "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\" quick\"}}\n\n";
 
-/// The 20 content events and the finish event of a short OpenAI answer, decoded.
-fn answer_chunks() -> Vec<serde_json::Value> {
-    let mut d = Decoder::new(Api::OpenAi);
+fn provider(api: Api) -> Provider {
+    Provider {
+        name: "p".to_owned(),
+        api,
+        base_url: "http://up".to_owned(),
+        api_key: None,
+        data_collection_allowed: true,
+        zdr: false,
+        max_concurrency: 8,
+        headers: Vec::new(),
+    }
+}
+
+fn meta() -> Meta<'static> {
+    Meta {
+        gen_id: "gen-abcdefghijklmnopqrstuvwx",
+        created: 1_795_328_245,
+        model: "bench/model",
+        provider: "p",
+        family: Family::Chat,
+        prompt_estimate: 20,
+    }
+}
+
+/// The frames of a 20-token OpenAI answer and its finish, decoded.
+fn answer_frames() -> Vec<Frame> {
+    let p = provider(Api::OpenAi);
+    let t = Target {
+        provider: &p,
+        upstream_model: "m",
+        max_tokens: None,
+        supported: &[],
+    };
+    let mut d = protocol(Api::OpenAi).decoder(&t, Continue::Fresh, false);
     let mut out = Vec::new();
     for _ in 0..20 {
-        d.event("", OPENAI_EVENT, &mut out);
+        d.feed(OPENAI_EVENT.as_bytes(), &mut out).unwrap();
     }
-    d.event(
-        "",
-        r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
-        &mut out,
-    );
-    out.into_iter()
-        .filter_map(|p| match p {
-            Piece::Chunk(c) => Some(c),
-            _ => None,
-        })
-        .collect()
+    d.feed(b"data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n", &mut out).unwrap();
+    out
 }
 
 fn benches(c: &mut Criterion) {
     c.bench_function("parse_request", |b| {
-        b.iter(|| sy_api::parse_chat_request(black_box(BODY.as_bytes())).unwrap());
+        b.iter(|| {
+            sy_dialects::Chat
+                .parse(black_box(BODY.as_bytes()), &[])
+                .unwrap()
+        });
     });
-    let req = sy_api::parse_chat_request(BODY.as_bytes()).unwrap();
+    let req = sy_dialects::Chat.parse(BODY.as_bytes(), &[]).unwrap();
+    let openai = provider(Api::OpenAi);
+    let anthropic = provider(Api::Anthropic);
     c.bench_function("encode_openai", |b| {
-        b.iter(|| encode(Api::OpenAi, black_box(&req), "gpt-4o-mini", None, None).unwrap());
+        let t = Target {
+            provider: &openai,
+            upstream_model: "gpt-4o-mini",
+            max_tokens: None,
+            supported: &[],
+        };
+        b.iter(|| {
+            protocol(Api::OpenAi)
+                .encode(black_box(&req), &t, Continue::Fresh)
+                .unwrap()
+        });
     });
     c.bench_function("encode_anthropic", |b| {
+        let t = Target {
+            provider: &anthropic,
+            upstream_model: "claude-haiku",
+            max_tokens: Some(1024),
+            supported: &[],
+        };
         b.iter(|| {
-            encode(
-                Api::Anthropic,
-                black_box(&req),
-                "claude-haiku",
-                None,
-                Some(1024),
-            )
-            .unwrap()
+            protocol(Api::Anthropic)
+                .encode(black_box(&req), &t, Continue::Fresh)
+                .unwrap()
         });
     });
     c.bench_function("decode_openai_event", |b| {
-        let mut d = Decoder::new(Api::OpenAi);
+        let t = Target {
+            provider: &openai,
+            upstream_model: "m",
+            max_tokens: None,
+            supported: &[],
+        };
+        let mut d = protocol(Api::OpenAi).decoder(&t, Continue::Fresh, false);
         let mut out = Vec::with_capacity(4);
         b.iter(|| {
             out.clear();
-            d.event("", black_box(OPENAI_EVENT), &mut out);
+            d.feed(black_box(OPENAI_EVENT.as_bytes()), &mut out)
+                .unwrap();
             black_box(&out);
         });
     });
-    c.bench_function("translate_anthropic_event", |b| {
-        let mut d = Decoder::new(Api::Anthropic);
+    c.bench_function("decode_anthropic_event", |b| {
+        let t = Target { provider: &anthropic, upstream_model: "m", max_tokens: None, supported: &[] };
+        let mut d = protocol(Api::Anthropic).decoder(&t, Continue::Fresh, false);
         let mut out = Vec::with_capacity(4);
-        d.event(
-            "message_start",
-            r#"{"type":"message_start","message":{"id":"msg_1","model":"claude-haiku","usage":{"input_tokens":20,"output_tokens":1}}}"#,
-            &mut out,
-        );
+        d.feed(b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"model\":\"claude-haiku\",\"usage\":{\"input_tokens\":20,\"output_tokens\":1}}}\n\n", &mut out).unwrap();
         b.iter(|| {
             out.clear();
-            d.event("content_block_delta", black_box(ANTHROPIC_EVENT), &mut out);
+            d.feed(black_box(ANTHROPIC_EVENT.as_bytes()), &mut out).unwrap();
             black_box(&out);
         });
     });
-    let chunks = answer_chunks();
+    let frames = answer_frames();
+    c.bench_function("pass_chat_chunk", |b| {
+        let mut r = sy_dialects::Chat.render(true);
+        let m = meta();
+        let f = &frames[0];
+        let raw = f.raw.as_ref().unwrap();
+        let mut out = Vec::with_capacity(512);
+        b.iter(|| {
+            out.clear();
+            r.pass(black_box(raw), &f.events, &m, &mut out);
+            black_box(&out);
+        });
+    });
+    c.bench_function("translate_event_to_messages", |b| {
+        let mut r = sy_dialects::Messages.render(true);
+        let m = meta();
+        let ev = Event::Text(" quick".to_owned());
+        let mut out = Vec::with_capacity(512);
+        b.iter(|| {
+            out.clear();
+            r.event(black_box(&ev), &m, &mut out);
+            black_box(&out);
+        });
+    });
     c.bench_function("aggregate_21_chunks", |b| {
         b.iter(|| {
-            let mut agg = Aggregate::default();
-            for ch in &chunks {
-                agg.push(black_box(ch));
+            let mut r = sy_dialects::Chat.render(false);
+            let m = meta();
+            let mut out = Vec::new();
+            for f in &frames {
+                if let Some(raw) = &f.raw {
+                    r.pass(black_box(raw), &f.events, &m, &mut out);
+                }
             }
-            agg.into_choices()
+            let u = sy_api::Usage::default();
+            r.body(&sy_dialects::End {
+                meta: m,
+                usage: &u,
+                finish: None,
+            })
         });
     });
 }

@@ -1,102 +1,146 @@
-//! Provider translation by wire protocol: how a request is encoded for an upstream, how its
-//! answer (a JSON body or a stream of SSE events) is decoded into OpenAI chunks, and how its
-//! errors are read. Pure: bytes and JSON in, values out; the IO lives in `sy-upstream`.
+//! Protocols: the wire formats of upstream providers. A protocol builds the HTTP call for a
+//! request (method, path, headers, body — pass-through when the request arrived in the
+//! protocol's own wire family, translated from the typed conversation otherwise), decodes the
+//! answer's framing (SSE, AWS event-stream, a whole JSON body) into typed events (keeping each
+//! raw frame for pass-through), and reads its errors.
+//!
+//! Adding a protocol is one module here plus one line in `protocol()`.
+//!
+//! Pure: bytes and values in, values out; signing and sending live in `sy-upstream`.
 
-mod aggregate;
 mod anthropic;
-mod chunk;
+mod errors;
 mod openai;
+mod sse;
+#[cfg(test)]
+mod testing;
 mod tokens;
 
-pub use aggregate::Aggregate;
-pub use chunk::{ChunkFacts, Piece, UpstreamError, UpstreamUsage};
-pub use tokens::{
-    estimate_prompt_tokens, estimate_text_tokens, estimate_text_tokens_fast, message_text,
-    prompt_bytes,
-};
+use sy_api::{Family, Frame, Request, UpstreamError};
+use sy_config::{Api, Provider};
 
-use serde_json::Value;
-use sy_api::ChatRequest;
-use sy_config::Api;
+pub use errors::parse_error_body;
+pub use sse::SseFramer;
+pub use tokens::{estimate_prompt_tokens, estimate_text_tokens, estimate_text_tokens_fast};
 
-/// One encoded upstream call.
-#[derive(Debug, Clone)]
-pub struct Encoded {
-    /// Appended to the provider's `base_url`.
-    pub path: &'static str,
-    pub body: Vec<u8>,
-    /// Protocol headers besides authentication (e.g. `anthropic-version`).
-    pub headers: Vec<(&'static str, &'static str)>,
+/// The endpoint a call is for.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub provider: &'a Provider,
+    pub upstream_model: &'a str,
+    /// The endpoint's `max_completion_tokens`, a default where a protocol requires a limit.
+    pub max_tokens: Option<u64>,
+    /// The endpoint's `supported_parameters` (empty: everything).
+    pub supported: &'a [String],
 }
 
-/// Encodes a request for `api`. The upstream is always asked to stream (SPEC §4.3 needs the first
-/// token to time it); `prefill` is the text already delivered, sent as a trailing assistant message.
-pub fn encode(
-    api: Api,
-    req: &ChatRequest,
-    upstream_model: &str,
-    prefill: Option<&str>,
-    max_tokens_default: Option<u64>,
-) -> Result<Encoded, String> {
-    match api {
-        Api::OpenAi => Ok(openai::encode(req, upstream_model, prefill)),
-        Api::Anthropic => anthropic::encode(req, upstream_model, prefill, max_tokens_default),
+impl Target<'_> {
+    /// Whether the endpoint takes an OpenRouter parameter (an endpoint without a list takes all).
+    pub fn supports(&self, parameter: &str) -> bool {
+        self.supported.is_empty() || self.supported.iter().any(|s| s == parameter)
     }
 }
 
-/// A stream decoder for one attempt: SSE events in, pieces out.
-pub enum Decoder {
-    OpenAi(openai::StreamState),
-    Anthropic(anthropic::StreamState),
+/// How a call continues a broken stream (SPEC §4.3).
+#[derive(Debug, Clone, Copy)]
+pub enum Continue<'a> {
+    /// A first answer.
+    Fresh,
+    /// The text the client has, sent as a trailing assistant message to go on from.
+    Prefill(&'a str),
+    /// The whole answer again (the relay splices it).
+    Regenerate,
 }
 
-impl Decoder {
-    pub fn new(api: Api) -> Self {
-        match api {
-            Api::OpenAi => Decoder::OpenAi(openai::StreamState),
-            Api::Anthropic => Decoder::Anthropic(anthropic::StreamState::default()),
-        }
-    }
-
-    /// A decoder for a continuation after `prefill` (stream resume): Anthropic's answer starts
-    /// with the whitespace the prefill had trimmed, which the client already has.
-    pub fn resuming(api: Api, prefill: Option<&str>) -> Self {
-        let mut d = Self::new(api);
-        if let (Decoder::Anthropic(s), Some(p)) = (&mut d, prefill) {
-            s.resume_after(p);
-        }
-        d
-    }
-
-    /// One SSE event (`event:` name, may be empty, and its `data:`).
-    pub fn event(&mut self, event: &str, data: &str, out: &mut Vec<Piece>) {
+impl Continue<'_> {
+    pub fn prefill(&self) -> Option<&str> {
         match self {
-            Decoder::OpenAi(s) => s.event(data, out),
-            Decoder::Anthropic(s) => s.event(event, data, out),
+            Continue::Prefill(p) => Some(p),
+            _ => None,
         }
     }
 }
 
-/// Decodes a complete (non-streamed) answer into the pieces a stream would have given.
-pub fn decode_body(api: Api, body: &[u8], out: &mut Vec<Piece>) -> Result<(), String> {
-    match api {
-        Api::OpenAi => openai::decode_body(body, out),
-        Api::Anthropic => anthropic::decode_body(body, out),
+/// One upstream HTTP call, before authentication.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    pub method: &'static str,
+    /// Appended to the provider's `base_url`; may carry a query.
+    pub path: String,
+    /// Protocol headers besides authentication (e.g. `anthropic-version`).
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// How a protocol authenticates with the provider's credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    /// `Authorization: Bearer {api_key}`.
+    Bearer,
+    /// The key in a header of this name.
+    Header(&'static str),
+}
+
+/// Decodes one answer's body, whatever its framing, into frames of typed events.
+pub trait Decode: Send {
+    /// More of the body. An error is a framing the protocol cannot read (the attempt fails).
+    fn feed(&mut self, bytes: &[u8], out: &mut Vec<Frame>) -> Result<(), String>;
+    /// The body ended.
+    fn end(&mut self, out: &mut Vec<Frame>) -> Result<(), String>;
+}
+
+/// One upstream wire protocol.
+pub trait Protocol: Sync {
+    /// The wire family of an endpoint of this protocol serving `upstream_model`.
+    fn family(&self, upstream_model: &str) -> Family;
+    fn auth(&self) -> Auth;
+    /// Why an endpoint of this protocol cannot serve `req` (beyond the common checks), if so.
+    fn unsupported(&self, _req: &Request, _target: &Target<'_>) -> Option<String> {
+        None
+    }
+    /// The call for `req`. Upstreams are asked to stream (the first token is timed).
+    fn encode(
+        &self,
+        req: &Request,
+        target: &Target<'_>,
+        cont: Continue<'_>,
+    ) -> Result<Call, String>;
+    /// A decoder for the answer; `whole` when the upstream answered with one JSON body.
+    fn decoder(&self, target: &Target<'_>, cont: Continue<'_>, whole: bool) -> Box<dyn Decode>;
+    /// Reads an error body.
+    fn parse_error(&self, status: u16, body: &[u8]) -> UpstreamError {
+        parse_error_body(status, body)
     }
 }
 
-/// Reads an upstream error body (either protocol's shape, or plain text).
-pub fn parse_error(api: Api, status: u16, body: &[u8]) -> UpstreamError {
-    let _ = api; // both shapes are recognised whatever the protocol: proxies mix them
-    chunk::parse_error_body(status, body)
+/// The protocol of an `api`.
+pub fn protocol(api: Api) -> &'static dyn Protocol {
+    match api {
+        Api::OpenAi => &openai::OpenAi,
+        Api::Anthropic => &anthropic::Anthropic,
+    }
 }
 
-/// The `choices[0].delta.content` text of an OpenAI chunk, for tests and resume.
-pub fn delta_text(chunk: &Value) -> Option<&str> {
-    chunk
-        .get("choices")?
-        .get(0)?
-        .get("delta")?
-        .get("content")?
-        .as_str()
+/// Why `target` cannot serve `req`: the checks every protocol shares (a request that only its
+/// own family can carry; features a translation needs the endpoint to list), then the
+/// protocol's own.
+pub fn unsupported(req: &Request, target: &Target<'_>) -> Option<String> {
+    let p = protocol(target.provider.api);
+    if p.family(target.upstream_model) != req.family {
+        if let Some(why) = &req.untranslatable {
+            return Some(why.clone());
+        }
+        {
+            if let Some(n) = req
+                .needs_when_translated
+                .iter()
+                .find(|n| !target.supports(n))
+            {
+                return Some(format!(
+                    "the request needs `{n}`, which this endpoint's supported_parameters lack"
+                ));
+            }
+        }
+    }
+    p.unsupported(req, target)
 }

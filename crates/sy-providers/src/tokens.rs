@@ -1,7 +1,17 @@
 //! Token estimates with a real tokenizer (cl100k), for usage an upstream did not report and for
 //! the context-length filter. Estimates only: every provider tokenizes differently.
+//!
+//! Bounded in time whatever the text (SPEC §7): byte-pair encoding is quadratic in the length of
+//! a run without spaces (200 KB of one repeated letter took 18 s), so long runs are estimated
+//! from their bytes, and at most `SAMPLE` bytes of a long text go through the tokenizer — the
+//! rest is extrapolated from the sample's bytes per token.
 
-use serde_json::Value;
+use sy_api::Conversation;
+
+/// A run of non-whitespace longer than this is estimated from its bytes.
+const LONG_RUN: usize = 256;
+/// At most this much text goes through the tokenizer.
+const SAMPLE: usize = 256 * 1024;
 
 /// Tokens of a text.
 pub fn estimate_text_tokens(text: &str) -> u64 {
@@ -9,54 +19,87 @@ pub fn estimate_text_tokens(text: &str) -> u64 {
         return 0;
     }
     let bpe = tiktoken_rs::cl100k_base_singleton();
-    bpe.encode_ordinary(text).len() as u64
-}
-
-/// The text of a message's content (a string, or the text parts of an array).
-pub fn message_text(content: Option<&Value>, out: &mut String) {
-    match content {
-        Some(Value::String(s)) => out.push_str(s),
-        Some(Value::Array(parts)) => {
-            for p in parts {
-                if let Some(t) = p.get("text").and_then(Value::as_str) {
-                    out.push_str(t);
-                    out.push(' ');
+    let mut tokens = 0u64;
+    let mut sampled = 0usize;
+    let mut sampled_tokens = 0u64;
+    let mut rest_bytes = 0usize;
+    let mut segment_start = 0usize;
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    // walk runs of whitespace / non-whitespace; long non-whitespace runs are counted apart
+    while i < bytes.len() {
+        let start = i;
+        let space = bytes[i].is_ascii_whitespace();
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() == space {
+            i += 1;
+        }
+        if !space && i - start > LONG_RUN {
+            if segment_start < start {
+                let seg = &text[segment_start..start];
+                if sampled < SAMPLE {
+                    let n = bpe.encode_ordinary(seg).len() as u64;
+                    sampled += seg.len();
+                    sampled_tokens += n;
+                    tokens += n;
+                } else {
+                    rest_bytes += seg.len();
                 }
             }
+            // a long run: about one token per 4 bytes (an upper-side guess for the context filter)
+            tokens += ((i - start) as u64).div_ceil(4);
+            segment_start = i;
         }
-        _ => {}
     }
-}
-
-/// Bytes of a prompt's text: each message's content (a string, or the JSON of its parts) and
-/// the tools' JSON. A BPE token is at least one byte, so this bounds the token count from above.
-pub fn prompt_bytes(messages: &[Value], tools: Option<&Value>) -> usize {
-    let mut bytes = tools.map_or(0, |t| t.to_string().len());
-    for m in messages {
-        bytes += match m.get("content") {
-            Some(Value::String(s)) => s.len(),
-            Some(v) => v.to_string().len(),
-            None => 0,
+    if segment_start < bytes.len() {
+        let seg = &text[segment_start..];
+        if sampled < SAMPLE {
+            let take = floor_char_boundary(seg, SAMPLE - sampled);
+            let n = bpe.encode_ordinary(&seg[..take]).len() as u64;
+            sampled += take;
+            sampled_tokens += n;
+            tokens += n;
+            rest_bytes += seg.len() - take;
+        } else {
+            rest_bytes += seg.len();
+        }
+    }
+    if rest_bytes > 0 {
+        #[allow(
+            clippy::cast_precision_loss,
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss
+        )]
+        let extra = if sampled_tokens > 0 && sampled > 0 {
+            (rest_bytes as f64 * sampled_tokens as f64 / sampled as f64).ceil() as u64
+        } else {
+            (rest_bytes as u64).div_ceil(4)
         };
+        tokens += extra;
     }
-    bytes
+    tokens
 }
 
-/// Prompt tokens of a message list: text plus a few tokens of framing per message, and the
-/// tools' JSON (they are part of the prompt too).
-pub fn estimate_prompt_tokens(messages: &[Value], tools: Option<&Value>) -> u64 {
+/// The largest index at most `max` that is a char boundary of `s`.
+fn floor_char_boundary(s: &str, max: usize) -> usize {
+    if max >= s.len() {
+        return s.len();
+    }
+    let mut i = max;
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    // keep a word whole where one ends nearby, so the sample does not end mid-token
+    s[..i]
+        .rfind(char::is_whitespace)
+        .filter(|w| i - w < 64)
+        .unwrap_or(i)
+}
+
+/// Prompt tokens of a conversation: its text plus a few tokens of framing per message.
+pub fn estimate_prompt_tokens(conv: &Conversation) -> u64 {
     let mut text = String::new();
-    for m in messages {
-        message_text(m.get("content"), &mut text);
-        text.push('\n');
-        if let Some(calls) = m.get("tool_calls") {
-            text.push_str(&calls.to_string());
-        }
-    }
-    if let Some(t) = tools {
-        text.push_str(&t.to_string());
-    }
-    estimate_text_tokens(&text) + 3 * messages.len() as u64
+    conv.prompt_text(&mut text);
+    estimate_text_tokens(&text) + 3 * conv.message_count() as u64
 }
 
 /// A cheap estimate from a byte count (about four bytes a token in English), for when the
@@ -74,9 +117,20 @@ mod tests {
         assert_eq!(estimate_text_tokens(""), 0);
         let n = estimate_text_tokens("The quick brown fox jumps over the lazy dog.");
         assert!((8..=12).contains(&n), "{n}");
-        let msgs = vec![
-            serde_json::json!({"role":"user","content":[{"type":"text","text":"hello there"}]}),
-        ];
-        assert!(estimate_prompt_tokens(&msgs, None) >= 2);
+    }
+
+    #[test]
+    fn pathological_text_is_estimated_from_its_bytes() {
+        // 200 KB of one letter: seconds of byte-pair encoding before, bytes/4 now
+        let t = "a".repeat(200_000);
+        assert_eq!(estimate_text_tokens(&t), 50_000);
+        // mixed: words around a long run are still tokenized
+        let mixed = format!("hello there {} general kenobi", "b".repeat(1000));
+        let n = estimate_text_tokens(&mixed);
+        assert!((250..=260).contains(&n), "{n}");
+        // a long ordinary text is sampled and extrapolated
+        let long = "The quick brown fox jumps over the lazy dog. ".repeat(20_000);
+        let n = estimate_text_tokens(&long);
+        assert!((180_000..=220_000).contains(&n), "{n}");
     }
 }

@@ -22,6 +22,9 @@ pub enum FailureKind {
         code: Option<String>,
         kind: Option<String>,
         retry_after_s: Option<f64>,
+        /// The error body as the upstream sent it (scrubbed of the provider's credentials), for
+        /// a client of the same wire family that reads it (SPEC §4.6).
+        body: Option<String>,
     },
     /// A 2xx answer that could not be understood.
     Unparsable(String),
@@ -35,6 +38,13 @@ pub enum FailureKind {
     Diverged,
     /// No capacity permit in time (`max_concurrency`).
     Saturated,
+    /// The endpoint's circuit is open and another request holds its probe (SPEC §6).
+    CircuitOpen,
+    /// The request could not be put in the endpoint's protocol.
+    Unencodable(String),
+    /// The gateway cancelled the attempt: the client went away, the request's time ran out
+    /// during it, a hedge lost, or shutdown.
+    Cancelled(&'static str),
 }
 
 /// The class of a failure (SPEC §4.3).
@@ -106,6 +116,11 @@ impl Failure {
                 "regenerated answer differs from the text already delivered".to_owned()
             }
             FailureKind::Saturated => "provider at max_concurrency".to_owned(),
+            FailureKind::CircuitOpen => {
+                "circuit open: the endpoint is failing and its probe is taken".to_owned()
+            }
+            FailureKind::Unencodable(e) => format!("cannot be sent to this endpoint: {e}"),
+            FailureKind::Cancelled(why) => format!("cancelled: {why}"),
         }
     }
 
@@ -124,6 +139,9 @@ impl Failure {
             FailureKind::Unparsable(_) | FailureKind::Empty | FailureKind::Diverged => "bad_answer",
             FailureKind::InBand(_) | FailureKind::Cut => "stream_broken",
             FailureKind::Saturated => "saturated",
+            FailureKind::CircuitOpen => "circuit_open",
+            FailureKind::Unencodable(_) => "unencodable",
+            FailureKind::Cancelled(_) => "cancelled",
         }
     }
 }
@@ -214,6 +232,7 @@ mod tests {
             code: err_code.map(str::to_owned),
             kind: None,
             retry_after_s: None,
+            body: None,
         }
     }
 

@@ -17,6 +17,17 @@ const OPEN_AFTER: u32 = 3;
 const FIRST_PROBE_S: f64 = 1.0;
 const MAX_PROBE_S: f64 = 10.0;
 
+/// Whether an attempt may start (SPEC §6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admit {
+    /// The circuit is closed.
+    Go,
+    /// The circuit is open and this attempt is its one probe.
+    Probe,
+    /// The circuit is open and no probe is due, or another request holds it.
+    Blocked,
+}
+
 /// What one attempt did, as health sees it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum OutcomeKind {
@@ -208,21 +219,42 @@ impl HealthRecord {
         }
     }
 
-    /// Called when an attempt on this endpoint starts: an open circuit's due probe is taken.
-    pub fn begin_attempt(&mut self, now: f64) {
-        if let Circuit::Open {
-            next_probe_at,
-            backoff_s,
-            probe_in_flight: false,
-        } = self.circuit
-        {
-            if now >= next_probe_at {
+    /// An attempt on this endpoint wants to start: with the circuit closed it goes; with the
+    /// circuit open it goes only as the one probe, when one is due and none is in flight
+    /// (SPEC §6: no traffic but one probe at a time).
+    pub fn begin_attempt(&mut self, now: f64) -> Admit {
+        match self.circuit {
+            Circuit::Closed => Admit::Go,
+            Circuit::Open {
+                next_probe_at,
+                backoff_s,
+                probe_in_flight: false,
+            } if now >= next_probe_at => {
                 self.circuit = Circuit::Open {
                     next_probe_at,
                     backoff_s,
                     probe_in_flight: true,
                 };
+                Admit::Probe
             }
+            Circuit::Open { .. } => Admit::Blocked,
+        }
+    }
+
+    /// A probe ended without an outcome (its request was cancelled): the probe is due again,
+    /// so a cancelled probe never leaves the endpoint waiting forever.
+    pub fn cancel_probe(&mut self) {
+        if let Circuit::Open {
+            next_probe_at,
+            backoff_s,
+            probe_in_flight: true,
+        } = self.circuit
+        {
+            self.circuit = Circuit::Open {
+                next_probe_at,
+                backoff_s,
+                probe_in_flight: false,
+            };
         }
     }
 

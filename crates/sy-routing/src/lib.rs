@@ -5,13 +5,17 @@
 
 mod classify;
 mod cost;
+pub mod failover;
 mod health;
 mod plan;
 mod resolve;
 
 pub use classify::{classify, Class, Failure, FailureKind};
 pub use cost::{cost_usd, per_token_decimal, plain_decimal};
-pub use health::{EndpointHealth, HealthRecord, HealthSummary, Outcome, OutcomeKind, SeriesPoint};
+pub use failover::Failover;
+pub use health::{
+    Admit, EndpointHealth, HealthRecord, HealthSummary, Outcome, OutcomeKind, SeriesPoint,
+};
 pub use plan::{plan, Exclusion, Plan, PlannedAttempt, RequestFacts};
 pub use resolve::{check_slugs, resolve_models, Resolved, Variant};
 

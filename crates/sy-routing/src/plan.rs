@@ -30,6 +30,8 @@ pub struct PlannedAttempt {
     /// The figure that placed it (probability of the weighted draw, price, throughput, latency...).
     pub score: f64,
     pub why: String,
+    /// In cooldown or with an open circuit: after every available endpoint of every model.
+    pub unavailable: bool,
 }
 
 /// An endpoint left out, and why.
@@ -96,6 +98,13 @@ pub fn plan(
                 .extend(order::order(group, sort, facts, rand01));
         }
     }
+    // SPEC §6: an unavailable endpoint goes after every available endpoint of every model, so
+    // while a model's only provider is down its requests go straight to the fallback model
+    let (ready, late): (Vec<_>, Vec<_>) = std::mem::take(&mut out.attempts)
+        .into_iter()
+        .partition(|a| !a.unavailable);
+    out.attempts = ready;
+    out.attempts.extend(late);
     out
 }
 

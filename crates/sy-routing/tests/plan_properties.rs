@@ -255,12 +255,26 @@ fn check_plan(
             p.attempts.iter().map(|a| a.at).collect(),
         )]
     } else {
+        // SPEC §6: unavailable endpoints of every model come after all available ones; each
+        // part keeps the models together, in request order
         let pos = |at: EndpointRef| resolved.iter().position(|r| r.model == at.model);
-        let positions: Vec<_> = p.attempts.iter().map(|a| pos(a.at)).collect();
+        let split = p
+            .attempts
+            .iter()
+            .position(|a| a.unavailable)
+            .unwrap_or(p.attempts.len());
         prop_assert!(
-            non_decreasing(&positions, |a, b| a <= b),
-            "models interleaved: {positions:?}"
+            p.attempts[split..].iter().all(|a| a.unavailable),
+            "an available endpoint after an unavailable one: {:?}",
+            p.attempts
         );
+        for part in [&p.attempts[..split], &p.attempts[split..]] {
+            let positions: Vec<_> = part.iter().map(|a| pos(a.at)).collect();
+            prop_assert!(
+                non_decreasing(&positions, |a, b| a <= b),
+                "models interleaved: {positions:?}"
+            );
+        }
         resolved
             .iter()
             .map(|r| {

@@ -6,35 +6,35 @@ use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Mutex;
 
-use sy_api::ChatRequest;
+use sy_api::{Conversation, Request};
 
 const MIN_TOKENS: u64 = 1024;
 const TTL_S: f64 = 600.0;
 const CAP: usize = 50_000;
 
 /// The key of a request's stable prefix for a model, when it is long enough to be worth caching.
-pub fn prefix_key(model_id: &str, req: &ChatRequest) -> Option<u64> {
-    let messages = req.messages();
-    let stable = &messages[..messages.len().saturating_sub(1)];
-    let tools = req.body.get("tools");
-    let bytes = sy_providers::prompt_bytes(stable, tools);
+pub fn prefix_key(model_id: &str, req: &Request) -> Option<u64> {
+    let conv = &req.conv;
+    let bytes = conv.prefix_bytes();
     // a token is at least a byte: short prefixes are ruled out without the tokenizer
     if (bytes as u64) < MIN_TOKENS {
         return None;
     }
-    if (bytes as u64) < 6 * MIN_TOKENS
-        && sy_providers::estimate_prompt_tokens(stable, tools) < MIN_TOKENS
+    let stable = Conversation {
+        system: conv.system.clone(),
+        turns: conv.turns[..conv.turns.len().saturating_sub(1)].to_vec(),
+        tools: conv.tools.clone(),
+        ..Conversation::default()
+    };
+    if (bytes as u64) < 6 * MIN_TOKENS && sy_providers::estimate_prompt_tokens(&stable) < MIN_TOKENS
     {
         return None;
     }
     let mut h = DefaultHasher::new();
     model_id.hash(&mut h);
-    for m in stable {
-        m.to_string().hash(&mut h);
-    }
-    if let Some(t) = tools {
-        t.to_string().hash(&mut h);
-    }
+    let mut text = String::with_capacity(bytes + 64);
+    stable.prompt_text(&mut text);
+    text.hash(&mut h);
     Some(h.finish())
 }
 

@@ -28,10 +28,21 @@ impl Caller {
     }
 }
 
+/// The key a client sent: `Authorization: Bearer KEY`, or `x-api-key: KEY` as Anthropic's
+/// clients send it (SPEC §4).
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let v = headers.get("authorization")?.to_str().ok()?;
-    let (scheme, key) = v.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| key.trim())
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .and_then(|(scheme, key)| scheme.eq_ignore_ascii_case("bearer").then(|| key.trim()))
+        .filter(|k| !k.is_empty());
+    bearer.or_else(|| {
+        headers
+            .get("x-api-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    })
 }
 
 fn ct_eq(a: &[u8], b: &[u8]) -> bool {
@@ -52,7 +63,7 @@ pub async fn caller(
     let Some(key) = bearer(headers).filter(|k| !k.is_empty()) else {
         return Err(ApiError::new(
             401,
-            "missing API key: send `Authorization: Bearer KEY`",
+            "missing API key: send `Authorization: Bearer KEY` (or `x-api-key: KEY`)",
         ));
     };
     if ct_eq(key.as_bytes(), auth.master_key.expose_secret().as_bytes()) {

@@ -1,8 +1,8 @@
 //! Thin axum handlers: extract, call into the core, answer.
 
 pub mod catalog;
-pub mod chat;
 pub mod dashboard;
+pub mod dialect;
 pub mod explain;
 pub mod generation;
 pub mod keys;

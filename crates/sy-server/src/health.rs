@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use sy_routing::{EndpointHealth, HealthRecord, HealthSummary, Outcome, SeriesPoint};
+use sy_routing::{Admit, EndpointHealth, HealthRecord, HealthSummary, Outcome, SeriesPoint};
 
 type Key = (String, String);
 
@@ -21,8 +21,10 @@ pub trait HealthBook: Send + Sync {
     fn series(&self, model: &str, provider: &str, now: f64) -> Vec<SeriesPoint>;
     /// One attempt's outcome.
     fn record(&self, model: &str, provider: &str, now: f64, outcome: Outcome);
-    /// An attempt starts (takes a due half-open probe).
-    fn begin_attempt(&self, model: &str, provider: &str, now: f64);
+    /// An attempt wants to start: with an open circuit only as the one due probe (SPEC §6).
+    fn begin_attempt(&self, model: &str, provider: &str, now: f64) -> Admit;
+    /// A probe ended without an outcome (cancelled): the endpoint's probe is free again.
+    fn cancel_attempt(&self, model: &str, provider: &str);
     /// No traffic until `until` (Retry-After, rate-limit reset).
     fn cooldown(&self, model: &str, provider: &str, until: f64);
 }
@@ -89,8 +91,12 @@ impl HealthBook for InMemoryHealth {
         self.with(model, provider, |r| r.record(now, outcome, jitter));
     }
 
-    fn begin_attempt(&self, model: &str, provider: &str, now: f64) {
-        self.with(model, provider, |r| r.begin_attempt(now));
+    fn begin_attempt(&self, model: &str, provider: &str, now: f64) -> Admit {
+        self.with(model, provider, |r| r.begin_attempt(now))
+    }
+
+    fn cancel_attempt(&self, model: &str, provider: &str) {
+        self.with(model, provider, HealthRecord::cancel_probe);
     }
 
     fn cooldown(&self, model: &str, provider: &str, until: f64) {

@@ -30,7 +30,8 @@ pub use state::{AppState, Clock, ConfigSource, EnvLookup, Snapshot, Storage};
 /// The API routes, mounted under both `/api/v1` (OpenRouter's) and `/v1` (OpenAI's).
 fn api() -> Router<Arc<AppState>> {
     Router::new()
-        .route("/chat/completions", post(handlers::chat::chat))
+        .route("/chat/completions", post(handlers::dialect::chat))
+        .route("/messages", post(handlers::dialect::messages))
         .route("/models", get(handlers::catalog::models))
         .route("/models/{*rest}", get(handlers::catalog::endpoints))
         .route("/routing/explain", post(handlers::explain::explain))
@@ -75,7 +76,7 @@ pub fn explain_offline(
     let snap = Snapshot::new(config).map_err(|e| sy_api::ApiError::new(500, e))?;
     let state = AppState::new(snap, ConfigSource::Demo, Box::new(|_| None), None);
     let snap = state.snapshot.load_full();
-    let req = sy_api::parse_chat_request(body)?;
-    let (plan, _) = plan::build(&state, &snap, &req)?;
-    Ok(plan::to_json(&snap, &plan))
+    let req = sy_dialects::Dialect::parse(&sy_dialects::Chat, body, &[])?;
+    let planned = plan::build(&state, &snap, &req)?;
+    Ok(plan::to_json(&snap, &planned.plan))
 }

@@ -1,9 +1,10 @@
 //! From a validated request to a plan: resolve the models, check the slugs, estimate the prompt,
-//! read the health view, call the pure planner. Shared by chat completions and explain.
+//! read the health view, call the pure planner, leave out the endpoints whose protocol cannot
+//! carry the request. Shared by every dialect and by explain.
 
 use serde_json::{json, Value};
-use sy_api::{ApiError, ChatRequest};
-use sy_routing::{EndpointRef, Plan, RequestFacts};
+use sy_api::{ApiError, Request};
+use sy_routing::{EndpointRef, Exclusion, Plan, RequestFacts};
 
 use crate::state::{AppState, Snapshot};
 
@@ -11,11 +12,11 @@ use crate::state::{AppState, Snapshot};
 /// bytes already fit every endpoint the tokenizer is skipped (it costs CPU on every request).
 fn prompt_tokens(
     snap: &Snapshot,
-    req: &ChatRequest,
+    req: &Request,
     models: &[sy_routing::Resolved],
     completion: u64,
 ) -> u64 {
-    let bytes = sy_providers::prompt_bytes(req.messages(), req.body.get("tools"));
+    let bytes = req.conv.prompt_bytes();
     let smallest = models
         .iter()
         .flat_map(|r| {
@@ -26,27 +27,33 @@ fn prompt_tokens(
         })
         .min()
         .unwrap_or(u64::MAX);
-    let bound = (bytes as u64).saturating_add(4 * req.messages().len() as u64);
+    let bound = (bytes as u64).saturating_add(4 * req.conv.message_count() as u64);
     if bound.saturating_add(completion) <= smallest {
         return bound.min(sy_providers::estimate_text_tokens_fast(bytes));
     }
-    sy_providers::estimate_prompt_tokens(req.messages(), req.body.get("tools"))
+    sy_providers::estimate_prompt_tokens(&req.conv)
 }
 
-/// A plan, and the cache-affinity key of the request's first model (to record who served it).
-pub fn build(
-    state: &AppState,
-    snap: &Snapshot,
-    req: &ChatRequest,
-) -> Result<(Plan, Option<u64>), ApiError> {
+/// A planned request: the plan, the cache-affinity key of its first model (to record who
+/// served it) and the prompt estimate the plan used.
+pub struct Planned {
+    pub plan: Plan,
+    pub affinity_key: Option<u64>,
+    pub prompt_estimate: u64,
+}
+
+/// The plan for a request. Endpoints whose protocol cannot carry the request (a translation
+/// it has no equivalent for) are excluded with the reason, as the filters of SPEC §4.2 are.
+pub fn build(state: &AppState, snap: &Snapshot, req: &Request) -> Result<Planned, ApiError> {
     let cfg = &snap.config;
-    sy_routing::check_slugs(cfg, &req.prefs)?;
-    let ids = req.model_ids();
-    let models = sy_routing::resolve_models(cfg, &ids, req.models.is_empty())?;
+    sy_routing::check_slugs(cfg, &req.routing.prefs)?;
+    let ids = req.routing.model_ids();
+    let models = sy_routing::resolve_models(cfg, &ids, req.routing.models.is_empty())?;
     let completion = req.max_tokens.unwrap_or(0);
     let now = state.now();
     // affinity belongs to default routing: an explicit order or sort wins over it
-    let default_routing = req.prefs.order.is_empty() && req.prefs.sort.is_none();
+    let prefs = &req.routing.prefs;
+    let default_routing = prefs.order.is_empty() && prefs.sort.is_none();
     let key = models
         .first()
         .and_then(|r| crate::affinity::prefix_key(&cfg.models[r.model].id, req));
@@ -62,10 +69,11 @@ pub fn build(
             endpoint,
         })
     });
+    let prompt_estimate = prompt_tokens(snap, req, &models, completion);
     let facts = RequestFacts {
-        prefs: &req.prefs,
+        prefs,
         used_parameters: &req.used_parameters,
-        prompt_tokens: prompt_tokens(snap, req, &models, completion),
+        prompt_tokens: prompt_estimate,
         completion_tokens: completion,
         affinity,
     };
@@ -77,10 +85,36 @@ pub fn build(
             .view(&m.id, &m.endpoints[at.endpoint].provider, now, window)
     };
     let mut rng = || rand::random::<f64>();
-    Ok((
-        sy_routing::plan(cfg, &models, &facts, &health, &mut rng),
-        key,
-    ))
+    let mut plan = sy_routing::plan(cfg, &models, &facts, &health, &mut rng);
+    exclude_unserved(snap, req, &mut plan);
+    Ok(Planned {
+        plan,
+        affinity_key: key,
+        prompt_estimate,
+    })
+}
+
+/// Moves the endpoints whose protocol cannot serve the request out of the plan, with the reason.
+fn exclude_unserved(snap: &Snapshot, req: &Request, plan: &mut Plan) {
+    let cfg = &snap.config;
+    let mut kept = Vec::with_capacity(plan.attempts.len());
+    for a in std::mem::take(&mut plan.attempts) {
+        let ep = &cfg.models[a.at.model].endpoints[a.at.endpoint];
+        let why = cfg.provider(&ep.provider).and_then(|provider| {
+            let target = sy_providers::Target {
+                provider,
+                upstream_model: &ep.upstream_model,
+                max_tokens: ep.max_completion_tokens,
+                supported: &ep.supported_parameters,
+            };
+            sy_providers::unsupported(req, &target)
+        });
+        match why {
+            Some(reason) => plan.excluded.push(Exclusion { at: a.at, reason }),
+            None => kept.push(a),
+        }
+    }
+    plan.attempts = kept;
 }
 
 /// The plan as JSON (the explain endpoint and `switchyard explain`).

@@ -1,29 +1,35 @@
-//! The relay: runs a request's plan attempt by attempt (SPEC §4.3) — provider failover, model
-//! fallback, the same-endpoint retry before leaving a model, context-length narrowing, attempt and
-//! time budgets, hedged first tokens (SPEC §7), and the resume of a stream broken after its
-//! first content.
+//! The relay: executes a request's plan as the failover machine (`sy_routing::failover`)
+//! decides — provider failover, model fallback, the same-endpoint retry, context-length
+//! narrowing, hedged first tokens, the resume of a broken stream — doing the IO only: permits,
+//! probes, encoding through the serving endpoint's protocol, the call, and writing through the
+//! client's dialect (passing frames through when both speak the same wire family).
 
 mod attempt;
 mod hedge;
+pub mod ledger;
 mod output;
 mod record;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sy_api::{ApiError, ChatRequest, Usage};
+use sy_api::resume::Mode;
+use sy_api::{ApiError, Finish, Request, Usage};
 use sy_config::Endpoint;
-use sy_routing::{classify, Class, EndpointRef, Failure, FailureKind, Outcome, OutcomeKind, Plan};
+use sy_dialects::{Dialect, Meta};
+use sy_providers::{Continue, Target};
+use sy_routing::failover::{Failover, Hedge, Next, Outcome, Policy, Skip, Slot, Stop};
+use sy_routing::{classify, Admit, EndpointRef, Failure, FailureKind, Plan};
 use tokio::time::Instant;
 use tracing::Instrument;
 
+pub use ledger::{Ending, Ledger};
 pub use output::{Head, Out, StreamSide};
 pub use record::AttemptLog;
 
 use crate::state::{AppState, Snapshot};
-use attempt::{Labels, Report, Timeouts};
-use output::Mode;
+use attempt::{AttemptGuard, Timeouts};
 
 /// How long a request waits for a provider's concurrency permit before rerouting (SPEC §7).
 const QUEUE_WAIT: Duration = Duration::from_millis(500);
@@ -32,53 +38,34 @@ const QUEUE_WAIT: Duration = Duration::from_millis(500);
 pub struct Relay {
     pub state: Arc<AppState>,
     pub snap: Arc<Snapshot>,
-    pub req: ChatRequest,
-    pub plan: Plan,
+    pub req: Arc<Request>,
+    pub plan: Arc<Plan>,
+    pub dialect: &'static dyn Dialect,
     pub gen_id: String,
     pub created: u64,
     /// The request's stable-prefix key: who serves it is remembered (cache affinity).
     pub affinity_key: Option<u64>,
-    /// The calling key, charged when the request finishes.
-    pub key: Option<Arc<crate::keys::LiveKey>>,
+    /// The gateway's estimate of the prompt's tokens.
+    pub prompt_estimate: u64,
+    pub ledger: Arc<Ledger>,
 }
 
 /// How a relay ended.
 pub struct Ended {
-    /// The endpoint that finished the answer and its finish reason, or the error.
-    pub result: Result<(EndpointRef, String), ApiError>,
-    pub usage: Usage,
-    pub log: Vec<AttemptLog>,
-    /// Upstream calls made.
-    pub made: usize,
-    /// The client went away.
-    pub gone: bool,
+    /// The endpoint that finished the answer and its finish, or the error.
+    pub result: Result<(EndpointRef, Option<Finish>), ApiError>,
+    /// The client went away (or stopped reading): nothing more is written.
+    pub gone: Option<&'static str>,
 }
 
-struct Broken {
-    failure: Failure,
-    at: EndpointRef,
-}
-
-/// The state of one run through the plan.
+/// One run through the plan.
 struct Run {
-    ended: Ended,
-    tries: HashMap<EndpointRef, u32>,
-    retried: HashSet<usize>,
-    ctx_floor: Option<u64>,
-    broken: Option<Broken>,
-    pos: usize,
+    fo: Failover,
+    /// The last failure of each plan position, for the error that names it.
+    failures: HashMap<usize, Failure>,
+    answered: Option<(EndpointRef, Option<Finish>)>,
+    gone: Option<&'static str>,
     deadline: Instant,
-}
-
-impl Run {
-    fn tries(&self, at: EndpointRef) -> u32 {
-        self.tries.get(&at).copied().unwrap_or(0)
-    }
-}
-
-enum Step {
-    Continue,
-    Done,
 }
 
 impl Relay {
@@ -87,19 +74,51 @@ impl Relay {
         (m.id.as_str(), &m.endpoints[at.endpoint])
     }
 
-    /// May plan position `pos` still be tried?
-    fn eligible(&self, run: &Run, pos: usize) -> bool {
-        let at = self.plan.attempts[pos].at;
-        run.ctx_floor
-            .is_none_or(|c| self.endpoint(at).1.context_length > c)
-            && run.tries(at) < 2
+    fn target(&self, at: EndpointRef) -> Option<Target<'_>> {
+        let ep = self.endpoint(at).1;
+        Some(Target {
+            provider: self.snap.config.provider(&ep.provider)?,
+            upstream_model: &ep.upstream_model,
+            max_tokens: ep.max_completion_tokens,
+            supported: &ep.supported_parameters,
+        })
     }
 
-    /// Is `pos` the last endpoint of its model still to be tried?
-    fn last_of_model(&self, run: &Run, pos: usize) -> bool {
-        let model = self.plan.attempts[pos].at.model;
-        !(pos + 1..self.plan.attempts.len())
-            .any(|q| self.plan.attempts[q].at.model == model && self.eligible(run, q))
+    /// Who answers, as every chunk says.
+    pub fn meta(&self, at: EndpointRef) -> Meta<'_> {
+        let (model, ep) = self.endpoint(at);
+        let family = self.target(at).map_or(self.dialect.family(), |t| {
+            sy_providers::protocol(t.provider.api).family(t.upstream_model)
+        });
+        Meta {
+            gen_id: &self.gen_id,
+            created: self.created,
+            model,
+            provider: &ep.provider,
+            family,
+            prompt_estimate: self.prompt_estimate,
+        }
+    }
+
+    fn slots(&self) -> Vec<Slot> {
+        let hedge = self.snap.config.routing.hedge;
+        let now = self.state.now();
+        let window = self.snap.config.routing.outage_window_s;
+        self.plan
+            .attempts
+            .iter()
+            .map(|a| {
+                let (m, ep) = self.endpoint(a.at);
+                let view = hedge.then(|| self.state.health.view(m, &ep.provider, now, window));
+                Slot {
+                    at: a.at,
+                    context_length: ep.context_length,
+                    unavailable: a.unavailable,
+                    outage: view.is_some_and(|v| v.outage),
+                    ttft_p95_s: view.and_then(|v| v.ttft_p95_s),
+                }
+            })
+            .collect()
     }
 
     /// Runs the plan, writing the answer into `out`.
@@ -111,342 +130,298 @@ impl Relay {
             idle: Duration::from_secs_f64(r.stream_idle_timeout_s),
             request_deadline: deadline,
         };
-        let max_attempts = usize::try_from(r.max_attempts).unwrap_or(usize::MAX);
+        let policy = Policy {
+            max_attempts: r.max_attempts,
+            stream_resume: r.stream_resume,
+            max_retry_wait_s: r.max_retry_wait_s,
+            hedge: r.hedge,
+        };
         let mut run = Run {
-            ended: Ended {
-                result: Err(ApiError::new(503, "no endpoint was tried")),
-                usage: Usage::default(),
-                log: Vec::new(),
-                made: 0,
-                gone: false,
-            },
-            tries: HashMap::new(),
-            retried: HashSet::new(),
-            ctx_floor: None,
-            broken: None,
-            pos: 0,
+            fo: Failover::new(self.slots(), policy),
+            failures: HashMap::new(),
+            answered: None,
+            gone: None,
             deadline,
         };
-        while run.pos < self.plan.attempts.len() {
-            let pos = run.pos;
-            let at = self.plan.attempts[pos].at;
-            let (model_id, ep) = self.endpoint(at);
-            if !self.eligible(&run, pos) {
-                run.pos += 1;
-                continue;
-            }
-            if run.ended.made >= max_attempts {
-                break;
-            }
-            if Instant::now() >= deadline {
-                if run.ended.log.is_empty() || !out.committed {
-                    run.ended.log.push(AttemptLog::skipped(
-                        model_id,
-                        ep,
-                        &classify(FailureKind::RequestTimeout),
-                    ));
+        loop {
+            let left = deadline
+                .saturating_duration_since(Instant::now())
+                .as_secs_f64();
+            match run.fo.next(left) {
+                Next::Stop(stop) => return self.stopped(stop, &run, out.committed),
+                Next::Retry { slot, secs } => {
+                    tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+                    self.attempt(&mut run, slot, None, out, &t).await;
                 }
-                break;
-            }
-            let Some(client) = self.snap.upstreams.get(&ep.provider) else {
-                run.pos += 1;
-                continue;
-            };
-            let Some(permit) = client
-                .permit(QUEUE_WAIT.min(deadline.saturating_duration_since(Instant::now())))
-                .await
-            else {
-                run.ended.log.push(AttemptLog::skipped(
-                    model_id,
-                    ep,
-                    &classify(FailureKind::Saturated),
-                ));
-                run.pos += 1;
-                continue;
-            };
-            let (mut mode, prefill) = match (out.committed, ep.supports_prefill) {
-                (false, _) => (Mode::Fresh, None),
-                (true, true) => (Mode::Prefill, Some(out.delivered.clone())),
-                (true, false) => (
-                    Mode::Regenerate {
-                        prefix: out.delivered.clone(),
-                        matched: 0,
-                    },
-                    None,
-                ),
-            };
-            let enc = match sy_providers::encode(
-                client.api,
-                &self.req,
-                &ep.upstream_model,
-                prefill.as_deref(),
-                ep.max_completion_tokens,
-            ) {
-                Ok(e) => e,
-                Err(e) => {
-                    tracing::warn!(provider = %ep.provider, error = %e, "cannot encode the request for this endpoint");
-                    run.ended.log.push(AttemptLog::skipped(
-                        model_id,
-                        ep,
-                        &classify(FailureKind::Unparsable(e)),
-                    ));
-                    run.pos += 1;
-                    continue;
+                Next::Call { slot, hedge, .. } => {
+                    self.attempt(&mut run, slot, hedge, out, &t).await;
                 }
-            };
-            self.begin(&mut run, at);
-            let partner = if r.hedge && !out.committed && run.ended.made < max_attempts {
-                self.hedge_partner(&run, pos)
-            } else {
-                None
-            };
-            let (won, rep) = match partner {
-                Some((q, delay)) => {
-                    let span = tracing::info_span!("attempt", provider = %ep.provider, model = model_id, n = run.ended.made, hedged = true);
-                    self.race(&mut run, pos, q, delay, (client, enc), out, &t)
-                        .instrument(span)
-                        .await
-                }
-                None => {
-                    let labels = Labels {
-                        model: model_id,
-                        provider: &ep.provider,
-                        attempts: run.ended.made,
-                    };
-                    (
-                        pos,
-                        attempt::run(client, enc, prefill.as_deref(), out, &mut mode, &labels, &t)
-                            .instrument(tracing::info_span!("attempt", provider = %ep.provider, model = model_id, n = run.ended.made))
-                            .await,
-                    )
-                }
-            };
-            drop(permit);
-            run.pos = won;
-            match self
-                .settle(&mut run, won, rep, out, prefill.as_deref())
-                .await
-            {
-                Step::Done => return run.ended,
-                Step::Continue => {}
             }
-        }
-        run.ended.result = Err(match &run.broken {
-            Some(b) => {
-                let (model_id, ep) = self.endpoint(b.at);
-                record::broken_stream_error(&b.failure, model_id, &ep.provider, &run.ended.log)
-            }
-            None => record::final_error(&run.ended.log),
-        });
-        run.ended
-    }
-
-    /// An upstream call starts at `at`.
-    fn begin(&self, run: &mut Run, at: EndpointRef) {
-        let (model_id, ep) = self.endpoint(at);
-        self.state
-            .health
-            .begin_attempt(model_id, &ep.provider, self.state.now());
-        run.ended.made += 1;
-        *run.tries.entry(at).or_default() += 1;
-    }
-
-    /// Books what an attempt did — health, cooldowns, usage, the log — without deciding anything.
-    fn book(
-        &self,
-        run: &mut Run,
-        at: EndpointRef,
-        rep: &Report,
-        prefill: Option<&str>,
-    ) -> Option<Failure> {
-        let (model_id, ep) = self.endpoint(at);
-        let now = self.state.now();
-        if let Some(s) = rep.rate_limit_reset_s {
-            self.state.health.cooldown(model_id, &ep.provider, now + s);
-        }
-        if rep.got_content() {
-            let usage = self.attempt_usage(rep, ep, prefill);
-            crate::metrics::spend(model_id, &ep.provider, usage.cost);
-            run.ended.usage.add(&usage);
-        }
-        let duration = rep.ended.duration_since(rep.started).as_secs_f64();
-        match &rep.result {
-            Ok(_) => {
-                let outcome = success(rep);
-                crate::metrics::attempt(model_id, &ep.provider, "ok");
-                crate::metrics::success(&ep.provider, outcome.ttft_s, outcome.throughput);
-                self.state
-                    .health
-                    .record(model_id, &ep.provider, now, outcome);
-                run.ended.log.push(AttemptLog::ok(model_id, ep, duration));
-                None
-            }
-            Err(kind) => {
-                let failure = classify(kind.clone());
-                crate::metrics::attempt(model_id, &ep.provider, failure.label());
-                let outcome = match failure.class {
-                    Class::Transient => OutcomeKind::Failure(failure.label()),
-                    Class::ContextLength | Class::RequestError => OutcomeKind::ClientError,
+            if let Some(why) = run.gone {
+                self.ledger.end(Ending::Cancelled(why));
+                return Ended {
+                    result: Err(ApiError::new(499, why)),
+                    gone: Some(why),
                 };
-                self.state.health.record(
-                    model_id,
-                    &ep.provider,
-                    now,
-                    Outcome {
-                        kind: outcome,
-                        ttft_s: None,
-                        throughput: None,
-                    },
-                );
-                if let (Some(ra), Some(429 | 503)) = (failure.retry_after_s(), failure.status()) {
-                    self.state.health.cooldown(model_id, &ep.provider, now + ra);
-                }
-                run.ended
-                    .log
-                    .push(AttemptLog::failed(model_id, ep, &failure, duration));
-                Some(failure)
             }
         }
     }
 
-    /// Decides what follows the attempt at plan position `pos`.
-    async fn settle(
+    fn stopped(&self, stop: Stop, run: &Run, committed: bool) -> Ended {
+        let log = self.ledger.log();
+        let failure_at = |slot: usize| {
+            let at = self.plan.attempts[slot].at;
+            let (model, ep) = self.endpoint(at);
+            (run.failures.get(&slot), model, ep.provider.as_str())
+        };
+        let result = match stop {
+            Stop::Answered { .. } => match run.answered {
+                Some(a) => Ok(a),
+                None => Err(record::final_error(&log)),
+            },
+            Stop::Refused { slot } => match failure_at(slot) {
+                (Some(f), model, provider) => Err(record::request_error(f, model, provider, &log)),
+                _ => Err(record::final_error(&log)),
+            },
+            Stop::Broken { slot } => match failure_at(slot) {
+                (Some(f), model, provider) => {
+                    Err(record::broken_stream_error(f, model, provider, &log))
+                }
+                _ => Err(record::final_error(&log)),
+            },
+            Stop::Exhausted { out_of_time } => {
+                if out_of_time && (log.is_empty() || !committed) {
+                    if let Some(a) = self.plan.attempts.first() {
+                        let (model, ep) = self.endpoint(a.at);
+                        self.ledger.push(
+                            AttemptLog::skipped(model, ep, &classify(FailureKind::RequestTimeout)),
+                            None,
+                        );
+                    }
+                }
+                Err(record::final_error(&self.ledger.log()))
+            }
+        };
+        match &result {
+            Ok((at, finish)) => self.ledger.end(Ending::Answered {
+                at: *at,
+                finish: *finish,
+            }),
+            Err(e) => self.ledger.end(Ending::Failed(e.clone())),
+        }
+        Ended { result, gone: None }
+    }
+
+    /// Logs an endpoint passed over without a call and tells the machine.
+    fn skip(&self, run: &mut Run, slot: usize, why: Skip, kind: FailureKind, committed: bool) {
+        let (model, ep) = self.endpoint(self.plan.attempts[slot].at);
+        self.ledger
+            .push(AttemptLog::skipped(model, ep, &classify(kind)), None);
+        run.fo.observe(
+            slot,
+            Outcome::Skipped(why),
+            committed,
+            rand::random::<f64>(),
+        );
+    }
+
+    /// Everything before the call: the permit, the probe, the encoding. None: passed over.
+    async fn prepare(
         &self,
         run: &mut Run,
-        pos: usize,
-        rep: Report,
+        slot: usize,
         out: &mut Out,
-        prefill: Option<&str>,
-    ) -> Step {
-        let at = self.plan.attempts[pos].at;
-        if rep.gone {
-            run.ended.gone = true;
-            return Step::Done;
-        }
-        let Some(failure) = self.book(run, at, &rep, prefill) else {
-            if let (Some(k), true) = (
-                self.affinity_key,
-                at.model == self.plan.attempts[0].at.model,
-            ) {
-                self.state
-                    .affinity
-                    .put(k, &self.endpoint(at).1.provider, self.state.now());
-            }
-            run.ended.result = Ok((at, rep.result.unwrap_or_default()));
-            return Step::Done;
+    ) -> Option<(AttemptGuard, sy_providers::Call, Option<Mode>)> {
+        let at = self.plan.attempts[slot].at;
+        let (model, ep) = self.endpoint(at);
+        let (Some(client), Some(target)) = (self.snap.upstreams.get(&ep.provider), self.target(at))
+        else {
+            let kind = FailureKind::Unencodable("the provider is not configured".to_owned());
+            self.skip(run, slot, Skip::Unencodable, kind, out.committed);
+            return None;
         };
-        if out.committed {
-            let stop = !self.snap.config.routing.stream_resume || failure.refusal;
-            run.broken.get_or_insert(Broken { failure, at });
-            if stop {
-                run.pos = self.plan.attempts.len();
-            } else {
-                run.pos = pos + 1;
-            }
-            return Step::Continue;
-        }
-        out.discard_uncommitted();
-        let (model_id, ep) = self.endpoint(at);
-        match failure.class {
-            Class::RequestError => {
-                run.ended.result = Err(record::request_error(
-                    &failure,
-                    model_id,
-                    &ep.provider,
-                    &run.ended.log,
-                ));
-                return Step::Done;
-            }
-            Class::ContextLength => {
-                run.ctx_floor = Some(
-                    run.ctx_floor
-                        .map_or(ep.context_length, |c| c.max(ep.context_length)),
-                );
-                run.pos = pos + 1;
-            }
-            Class::Transient => match self.retry_wait(run, &failure, pos) {
-                Some(wait) => {
-                    run.retried.insert(at.model);
-                    tokio::time::sleep(wait).await;
-                }
-                None => run.pos = pos + 1,
-            },
-        }
-        Step::Continue
-    }
-
-    /// SPEC §4.3: before the plan leaves a model, a transient failure of its last endpoint is
-    /// retried once — after `Retry-After` when it is at most `max_retry_wait_s`, else after about
-    /// half a second — except a silent endpoint. A longer `Retry-After` is a cooldown: no retry.
-    fn retry_wait(&self, run: &Run, failure: &Failure, pos: usize) -> Option<Duration> {
-        let at = self.plan.attempts[pos].at;
-        if failure.silent
-            || run.retried.contains(&at.model)
-            || run.tries(at) >= 2
-            || !self.last_of_model(run, pos)
-        {
+        let left = run.deadline.saturating_duration_since(Instant::now());
+        let Some(permit) = client.permit(QUEUE_WAIT.min(left)).await else {
+            self.skip(
+                run,
+                slot,
+                Skip::Saturated,
+                FailureKind::Saturated,
+                out.committed,
+            );
+            return None;
+        };
+        let admit = self
+            .state
+            .health
+            .begin_attempt(model, &ep.provider, self.state.now());
+        if admit == Admit::Blocked {
+            self.skip(
+                run,
+                slot,
+                Skip::CircuitOpen,
+                FailureKind::CircuitOpen,
+                out.committed,
+            );
             return None;
         }
-        let secs = match failure.retry_after_s() {
-            Some(ra) if ra <= self.snap.config.routing.max_retry_wait_s => ra,
-            Some(_) => return None,
-            None => 0.4 + 0.2 * rand::random::<f64>(),
-        };
-        let wait = Duration::from_secs_f64(secs);
-        (Instant::now() + wait < run.deadline).then_some(wait)
-    }
-
-    /// Usage of an attempt that produced tokens: the upstream's figures, else an estimate.
-    fn attempt_usage(&self, rep: &Report, ep: &Endpoint, prefill: Option<&str>) -> Usage {
-        let (prompt, completion, estimated) = match rep.usage {
-            Some(u) => (u.prompt_tokens, u.completion_tokens, false),
-            None => {
-                let mut prompt = sy_providers::estimate_prompt_tokens(
-                    self.req.messages(),
-                    self.req.body.get("tools"),
-                );
-                if let Some(p) = prefill {
-                    prompt += sy_providers::estimate_text_tokens(p);
+        let mode = out.start_attempt(ep.supports_prefill);
+        let cont = continuation(mode.as_ref());
+        let protocol = sy_providers::protocol(client.api);
+        let call = match protocol.encode(&self.req, &target, cont) {
+            Ok(c) => c,
+            Err(e) => {
+                if admit == Admit::Probe {
+                    self.state.health.cancel_attempt(model, &ep.provider);
                 }
-                let completion = sy_providers::estimate_text_tokens(&rep.text)
-                    + sy_providers::estimate_text_tokens(&rep.tool_text);
-                (prompt, completion.max(1), true)
+                tracing::warn!(provider = %ep.provider, error = %e, "cannot encode the request for this endpoint");
+                self.skip(
+                    run,
+                    slot,
+                    Skip::Unencodable,
+                    FailureKind::Unencodable(e),
+                    out.committed,
+                );
+                return None;
             }
         };
-        Usage {
-            prompt_tokens: prompt,
-            completion_tokens: completion,
-            total_tokens: prompt + completion,
-            cost: sy_routing::cost_usd(ep, prompt, completion),
-            estimated,
+        run.fo.begin(slot);
+        let prefill = cont.prefill().map_or(0, sy_providers::estimate_text_tokens);
+        let guard = AttemptGuard::new(
+            Arc::clone(&self.ledger),
+            at,
+            permit,
+            admit == Admit::Probe,
+            prefill,
+        );
+        Some((guard, call, mode))
+    }
+
+    /// One call (raced by a hedge when the machine says so), and what follows from it.
+    async fn attempt(
+        &self,
+        run: &mut Run,
+        slot: usize,
+        hedge: Option<Hedge>,
+        out: &mut Out,
+        t: &Timeouts,
+    ) {
+        let Some((guard, call, mode)) = self.prepare(run, slot, out).await else {
+            return;
+        };
+        let at = self.plan.attempts[slot].at;
+        let (model, ep) = self.endpoint(at);
+        let span = tracing::info_span!("attempt", provider = %ep.provider, model = model, n = run.fo.made(), hedged = hedge.is_some());
+        let (won, guard, result) = match hedge {
+            Some(h) => {
+                self.race(run, slot, h, (guard, call), out, t)
+                    .instrument(span)
+                    .await
+            }
+            None => {
+                let (guard, result) = self
+                    .run_one(slot, guard, call, mode.as_ref(), out, t)
+                    .instrument(span)
+                    .await;
+                (slot, guard, result)
+            }
+        };
+        self.settle(run, won, guard, result, out.committed);
+    }
+
+    /// Calls `slot` and writes its answer.
+    async fn run_one(
+        &self,
+        slot: usize,
+        guard: AttemptGuard,
+        call: sy_providers::Call,
+        mode: Option<&Mode>,
+        out: &mut Out,
+        t: &Timeouts,
+    ) -> (AttemptGuard, Result<Option<Finish>, FailureKind>) {
+        let at = self.plan.attempts[slot].at;
+        let Some(target) = self.target(at) else {
+            return (
+                guard,
+                Err(FailureKind::Unencodable("no provider".to_owned())),
+            );
+        };
+        let Some(client) = self.snap.upstreams.get(&target.provider.name) else {
+            return (
+                guard,
+                Err(FailureKind::Unencodable("no provider".to_owned())),
+            );
+        };
+        let cont = continuation(mode);
+        let opened = attempt::open(client.open(call, &target, cont), guard, t).await;
+        match opened {
+            Ok(o) => {
+                let pass = mode.is_none() && self.same_family(at);
+                let meta = self.meta(at);
+                attempt::finish(o, out, pass, &meta, &self.ledger, t).await
+            }
+            Err((g, kind)) => (g, Err(kind)),
         }
+    }
+
+    /// Whether the endpoint at `at` speaks the client's wire family (its frames pass through).
+    fn same_family(&self, at: EndpointRef) -> bool {
+        self.target(at).is_some_and(|t| {
+            sy_providers::protocol(t.provider.api).family(t.upstream_model) == self.dialect.family()
+        })
+    }
+
+    /// Closes the attempt and tells the machine what happened.
+    fn settle(
+        &self,
+        run: &mut Run,
+        slot: usize,
+        guard: AttemptGuard,
+        result: Result<Option<Finish>, FailureKind>,
+        committed: bool,
+    ) {
+        let jitter = rand::random::<f64>();
+        match result {
+            Err(FailureKind::Cancelled(why)) => {
+                guard.close(Err(FailureKind::Cancelled(why)));
+                run.gone = Some(why);
+            }
+            Ok(finish) => {
+                guard.close(Ok(()));
+                let at = self.plan.attempts[slot].at;
+                if let (Some(k), true) = (
+                    self.affinity_key,
+                    self.plan
+                        .attempts
+                        .first()
+                        .is_some_and(|a| a.at.model == at.model),
+                ) {
+                    self.state
+                        .affinity
+                        .put(k, &self.endpoint(at).1.provider, self.state.now());
+                }
+                run.answered = Some((at, finish));
+                run.fo.observe(slot, Outcome::Answered, committed, jitter);
+            }
+            Err(kind) => {
+                if let Some(f) = guard.close(Err(kind)) {
+                    run.fo.observe(slot, Outcome::Failed(&f), committed, jitter);
+                    run.failures.insert(slot, f);
+                }
+            }
+        }
+    }
+
+    /// The usage of every attempt so far.
+    pub fn usage(&self) -> Usage {
+        self.ledger.usage()
     }
 }
 
-fn success(rep: &Report) -> Outcome {
-    let ttft_s = rep
-        .first_content
-        .map(|f| f.duration_since(rep.started).as_secs_f64());
-    let throughput = rep.first_content.and_then(|f| {
-        let tokens = rep.usage.map_or_else(
-            || sy_providers::estimate_text_tokens(&rep.text),
-            |u| u.completion_tokens,
-        );
-        // generation speed after the first token; an answer that came whole is timed from the start
-        let mut secs = rep.ended.duration_since(f).as_secs_f64();
-        if secs < 0.001 {
-            secs = rep
-                .ended
-                .duration_since(rep.started)
-                .as_secs_f64()
-                .max(0.001);
-        }
-        #[allow(clippy::cast_precision_loss)]
-        (tokens >= 2).then(|| (tokens - 1) as f64 / secs)
-    });
-    Outcome {
-        kind: OutcomeKind::Success,
-        ttft_s,
-        throughput,
+fn continuation(mode: Option<&Mode>) -> Continue<'_> {
+    match mode {
+        None => Continue::Fresh,
+        Some(Mode::Prefill(p)) => Continue::Prefill(p),
+        Some(Mode::Regenerate) => Continue::Regenerate,
     }
 }

@@ -35,7 +35,7 @@ pub fn reload(state: &AppState) -> Result<(), ApiError> {
         )
         .with("errors", Value::from(errs))
     })?;
-    let snap = Snapshot::new(config).map_err(|e| ApiError::new(500, e))?;
+    let snap = Snapshot::next(config, &state.snapshot.load()).map_err(|e| ApiError::new(500, e))?;
     state.snapshot.store(std::sync::Arc::new(snap));
     tracing::info!(path = %path.display(), "config reloaded");
     Ok(())

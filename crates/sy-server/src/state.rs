@@ -24,7 +24,14 @@ pub struct Snapshot {
 
 impl Snapshot {
     pub fn new(config: Config) -> Result<Self, String> {
-        let upstreams = Upstreams::new(&config)?;
+        let upstreams = Upstreams::new(&config, None)?;
+        Ok(Self { config, upstreams })
+    }
+
+    /// The snapshot that replaces `previous` on a reload: each provider keeps its concurrency
+    /// limiter, so attempts in flight stay counted against `max_concurrency`.
+    pub fn next(config: Config, previous: &Snapshot) -> Result<Self, String> {
+        let upstreams = Upstreams::new(&config, Some(&previous.upstreams))?;
         Ok(Self { config, upstreams })
     }
 }
@@ -77,6 +84,9 @@ pub struct AppState {
     pub env: EnvLookup,
     /// Every task a request spawns, so shutdown can wait for them.
     pub tasks: TaskTracker,
+    /// Cancelled when shutdown's grace period is over: requests still running end now (streams
+    /// with the error event), charged and recorded (SPEC §8).
+    pub ending: tokio_util::sync::CancellationToken,
     clock: Clock,
 }
 
@@ -143,6 +153,7 @@ impl AppState {
             source,
             env,
             tasks: TaskTracker::new(),
+            ending: tokio_util::sync::CancellationToken::new(),
             clock,
         })
     }

@@ -1,18 +1,23 @@
-//! One client per provider, built from a config snapshot.
+//! One client per provider, built from a config snapshot; its concurrency limiter carried over
+//! from the previous snapshot.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use secrecy::ExposeSecret;
 use sy_config::{Api, Config, Provider};
-use sy_providers::Encoded;
+use sy_providers::{Auth, Call, Continue, Target};
 use sy_routing::FailureKind;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::Attempt;
+use crate::headers::{rate_limit_reset_s, retry_after_s};
+use crate::limit::{Limiter, Permit};
+use crate::redact::redact;
+use crate::Answer;
+
+/// Error bodies are read up to this size; the rest is not needed to classify them.
+const MAX_ERROR_BODY: usize = 64 * 1024;
 
 /// The clients of one config snapshot, by provider slug.
 pub struct Upstreams {
@@ -20,12 +25,24 @@ pub struct Upstreams {
 }
 
 impl Upstreams {
-    /// Builds a client per provider. Fails only when the TLS backend cannot start.
-    pub fn new(config: &Config) -> Result<Self, String> {
+    /// Builds a client per provider, keeping each provider's limiter from `previous` (a reload)
+    /// so that attempts in flight stay counted. Fails only when the TLS backend cannot start or
+    /// a credential is not a valid header value.
+    pub fn new(config: &Config, previous: Option<&Upstreams>) -> Result<Self, String> {
         let connect = Duration::from_secs_f64(config.routing.connect_timeout_s);
         let mut clients = HashMap::with_capacity(config.providers.len());
         for p in &config.providers {
-            clients.insert(p.name.clone(), Arc::new(ProviderClient::new(p, connect)?));
+            let limiter = match previous.and_then(|u| u.clients.get(&p.name)) {
+                Some(old) => {
+                    old.limiter.resize(p.max_concurrency);
+                    Arc::clone(&old.limiter)
+                }
+                None => Limiter::new(p.max_concurrency),
+            };
+            clients.insert(
+                p.name.clone(),
+                Arc::new(ProviderClient::new(p, connect, limiter)?),
+            );
         }
         Ok(Self { clients })
     }
@@ -41,15 +58,13 @@ pub struct ProviderClient {
     pub api: Api,
     base_url: String,
     headers: HeaderMap,
-    permits: Arc<Semaphore>,
+    limiter: Arc<Limiter>,
     /// The provider's credentials, to scrub from anything the upstream says back.
     secrets: Arc<[String]>,
-    waiting: AtomicUsize,
-    waiting_limit: usize,
 }
 
 impl ProviderClient {
-    fn new(p: &Provider, connect_timeout: Duration) -> Result<Self, String> {
+    fn new(p: &Provider, connect_timeout: Duration, limiter: Arc<Limiter>) -> Result<Self, String> {
         let http = reqwest::Client::builder()
             .connect_timeout(connect_timeout)
             .tcp_nodelay(true)
@@ -67,12 +82,9 @@ impl ProviderClient {
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         if let Some(key) = &p.api_key {
-            let (name, value) = match p.api {
-                Api::OpenAi => (AUTHORIZATION, format!("Bearer {}", key.expose_secret())),
-                Api::Anthropic => (
-                    HeaderName::from_static("x-api-key"),
-                    key.expose_secret().to_owned(),
-                ),
+            let (name, value) = match sy_providers::protocol(p.api).auth() {
+                Auth::Bearer => (AUTHORIZATION, format!("Bearer {}", key.expose_secret())),
+                Auth::Header(h) => (HeaderName::from_static(h), key.expose_secret().to_owned()),
             };
             let mut v = HeaderValue::from_str(&value)
                 .map_err(|_| format!("provider {}: api_key is not a valid header value", p.name))?;
@@ -87,59 +99,95 @@ impl ProviderClient {
             value.set_sensitive(true);
             headers.insert(name, value);
         }
-        let max = usize::try_from(p.max_concurrency)
-            .unwrap_or(usize::MAX)
-            .min(Semaphore::MAX_PERMITS);
         Ok(Self {
             http,
             api: p.api,
             base_url: p.base_url.clone(),
             headers,
-            permits: Arc::new(Semaphore::new(max)),
+            limiter,
             secrets: secrets.into(),
-            waiting: AtomicUsize::new(0),
-            waiting_limit: max.clamp(8, 1024),
         })
     }
 
     /// A concurrency permit, waiting at most `wait` (SPEC §7: a short, bounded queue). None: full.
-    pub async fn permit(&self, wait: Duration) -> Option<OwnedSemaphorePermit> {
-        if let Ok(p) = Arc::clone(&self.permits).try_acquire_owned() {
-            return Some(p);
-        }
-        // a queue longer than the provider's own limit is not short: reroute at once
-        if self.waiting.fetch_add(1, Ordering::Relaxed) >= self.waiting_limit {
-            self.waiting.fetch_sub(1, Ordering::Relaxed);
-            return None;
-        }
-        let got = tokio::time::timeout(wait, Arc::clone(&self.permits).acquire_owned()).await;
-        self.waiting.fetch_sub(1, Ordering::Relaxed);
-        got.ok()?.ok()
+    pub async fn permit(&self, wait: Duration) -> Option<Permit> {
+        self.limiter.acquire(wait).await
     }
 
     /// A concurrency permit only if one is free now (a hedge never queues).
-    pub fn try_permit(&self) -> Option<OwnedSemaphorePermit> {
-        Arc::clone(&self.permits).try_acquire_owned().ok()
+    pub fn try_permit(&self) -> Option<Permit> {
+        self.limiter.try_acquire()
     }
 
-    /// Sends one call. Returns once the upstream's status line and headers are in.
-    pub async fn send(&self, enc: Encoded, prefill: Option<&str>) -> Result<Attempt, FailureKind> {
-        let url = format!("{}{}", self.base_url, enc.path);
+    /// Attempts in flight at this provider.
+    pub fn in_flight(&self) -> usize {
+        self.limiter.in_flight()
+    }
+
+    /// Sends one call. Returns once the upstream's status line and headers are in: an answer to
+    /// read, or the failure (an error status with its body read and scrubbed).
+    pub async fn open(
+        &self,
+        call: Call,
+        target: &Target<'_>,
+        cont: Continue<'_>,
+    ) -> Result<Answer, FailureKind> {
+        let url = format!("{}{}", self.base_url, call.path);
+        let method = reqwest::Method::from_bytes(call.method.as_bytes())
+            .map_err(|_| FailureKind::Unencodable(format!("bad method {}", call.method)))?;
         let mut req = self
             .http
-            .post(url)
+            .request(method, url)
             .headers(self.headers.clone())
-            .body(enc.body);
-        for (k, v) in enc.headers {
-            req = req.header(k, v);
+            .body(call.body);
+        for (k, v) in &call.headers {
+            req = req.header(k.as_str(), v.as_str());
         }
         let resp = req.send().await.map_err(|e| transport_failure(&e))?;
-        Attempt::start(self.api, resp, Arc::clone(&self.secrets), prefill).await
+        let status = resp.status().as_u16();
+        let protocol = sy_providers::protocol(self.api);
+        if !(200..300).contains(&status) {
+            let headers = resp.headers().clone();
+            let body = read_capped(resp, MAX_ERROR_BODY).await.unwrap_or_default();
+            let e = protocol.parse_error(status, &body);
+            let text = String::from_utf8_lossy(&body);
+            return Err(FailureKind::Status {
+                status,
+                message: redact(&e.message, &self.secrets),
+                code: e.code,
+                kind: e.kind,
+                retry_after_s: retry_after_s(&headers),
+                body: (!text.trim().is_empty()).then(|| redact(&text, &self.secrets)),
+            });
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        let reset = rate_limit_reset_s(resp.headers(), now);
+        let whole = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|c| c.contains("json"));
+        let decoder = protocol.decoder(target, cont, whole);
+        Ok(Answer::new(resp, decoder, Arc::clone(&self.secrets), reset))
     }
 }
 
+async fn read_capped(mut resp: reqwest::Response, cap: usize) -> Result<Vec<u8>, FailureKind> {
+    let mut buf = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| transport_failure(&e))? {
+        if buf.len() + chunk.len() > cap {
+            buf.extend_from_slice(&chunk[..cap - buf.len()]);
+            break;
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf)
+}
+
 /// Maps a reqwest error to a failure kind, without the URL (it may carry a secret).
-pub(crate) fn transport_failure(e: &reqwest::Error) -> FailureKind {
+pub fn transport_failure(e: &reqwest::Error) -> FailureKind {
     if e.is_connect() {
         if e.is_timeout() {
             return FailureKind::ConnectTimeout;

@@ -1,14 +1,17 @@
 //! Calls to upstream providers: one pooled HTTP client per provider (keep-alive, `TCP_NODELAY`,
-//! connect timeout), concurrency permits, and an [`Attempt`] that turns the upstream's answer
-//! (SSE stream or whole body) into decoded pieces. Phase timeouts (first token, idle, request)
-//! are applied by the caller around [`Attempt::next`], since only it knows the phase.
+//! connect timeout), its credentials applied per its protocol, concurrency permits that outlive
+//! reloads, and an [`Answer`] that feeds the upstream's body to the protocol's decoder and
+//! yields typed frames. Phase timeouts (first token, idle, request) are applied by the caller
+//! around [`Answer::next`], since only it knows the phase.
 
-mod attempt;
+mod answer;
 mod client;
 mod headers;
+mod limit;
 mod redact;
 
-pub use attempt::Attempt;
-pub use client::{ProviderClient, Upstreams};
+pub use answer::Answer;
+pub use client::{transport_failure, ProviderClient, Upstreams};
 pub use headers::{rate_limit_reset_s, retry_after_s};
+pub use limit::{Limiter, Permit};
 pub use redact::redact;

@@ -23,7 +23,12 @@ pub(super) fn server(cx: &mut Cx<'_>, root: &Section<'_>) -> ServerConfig {
     let Some(t) = root.table(
         cx,
         "server",
-        &["listen", "max_body_bytes", "max_connections"],
+        &[
+            "listen",
+            "max_body_bytes",
+            "max_connections",
+            "shutdown_grace_s",
+        ],
     ) else {
         return out;
     };
@@ -44,6 +49,9 @@ pub(super) fn server(cx: &mut Cx<'_>, root: &Section<'_>) -> ServerConfig {
     }
     if let Some(n) = t.positive_int(cx, "max_connections", Need::Optional, 10_000_000) {
         out.max_connections = usize::try_from(n.value).unwrap_or(usize::MAX);
+    }
+    if let Some(n) = t.number(cx, "shutdown_grace_s", Need::Optional, SECONDS) {
+        out.shutdown_grace_s = n.value;
     }
     out
 }

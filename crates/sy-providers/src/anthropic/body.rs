@@ -1,15 +1,18 @@
-//! A whole answer: a `message` body (an upstream that ignored `stream: true`, or a recorded
-//! answer) becomes the pieces a stream would have given: usage, one chunk, the end.
+//! A whole answer: a `message` body (an upstream that ignored `stream: true`) becomes the event
+//! stream it stands for, so a Messages client gets it as passed-through frames and every other
+//! dialect the same typed events as from a stream.
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
+use sy_api::Frame;
 
-use super::{chunk, finish_reason, PromptUsage};
-use crate::chunk::{error_from_value, Piece};
+use super::EventHandler;
+use crate::errors::error_from_value;
+use crate::sse::{SseEvent, SseHandler};
 
-pub(crate) fn decode_body(body: &[u8], out: &mut Vec<Piece>) -> Result<(), String> {
+pub(crate) fn whole(body: &[u8], h: &mut EventHandler, out: &mut Vec<Frame>) -> Result<(), String> {
     let v: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
     if let Some(e) = error_from_value(&v) {
-        out.push(Piece::Error(e));
+        out.push(Frame::of(vec![sy_api::Event::Error(e)]));
         return Ok(());
     }
     let blocks = v
@@ -17,59 +20,78 @@ pub(crate) fn decode_body(body: &[u8], out: &mut Vec<Piece>) -> Result<(), Strin
         .and_then(Value::as_array)
         .filter(|c| !c.is_empty())
         .ok_or("no content")?;
-    let mut text: Option<String> = None;
-    let mut reasoning: Option<String> = None;
-    let mut calls: Vec<Value> = Vec::new();
-    for b in blocks {
-        match b.get("type").and_then(Value::as_str) {
+    let mut events: Vec<(&str, Value)> = Vec::with_capacity(3 * blocks.len() + 3);
+    let mut message = v.clone();
+    if let Some(m) = message.as_object_mut() {
+        m.insert("content".to_owned(), Value::Array(Vec::new()));
+        m.insert("stop_reason".to_owned(), Value::Null);
+    }
+    events.push((
+        "message_start",
+        json!({"type": "message_start", "message": message}),
+    ));
+    for (i, b) in blocks.iter().enumerate() {
+        let mut start = b.clone();
+        let delta = match b.get("type").and_then(Value::as_str) {
             Some("text") => {
-                let t = b.get("text").and_then(Value::as_str).unwrap_or("");
-                text.get_or_insert_with(String::new).push_str(t);
+                start["text"] = Value::from("");
+                Some(
+                    json!({"type": "text_delta", "text": b.get("text").cloned().unwrap_or_default()}),
+                )
             }
             Some("thinking") => {
-                let t = b.get("thinking").and_then(Value::as_str).unwrap_or("");
-                reasoning.get_or_insert_with(String::new).push_str(t);
+                start["thinking"] = Value::from("");
+                start["signature"] = Value::from("");
+                Some(
+                    json!({"type": "thinking_delta", "thinking": b.get("thinking").cloned().unwrap_or_default()}),
+                )
             }
             Some("tool_use") => {
-                let input = b.get("input").cloned().unwrap_or(Value::Object(Map::new()));
-                calls.push(json!({
-                    "index": calls.len(),
-                    "id": b.get("id").cloned().unwrap_or(Value::Null),
-                    "type": "function",
-                    "function": {
-                        "name": b.get("name").cloned().unwrap_or(Value::Null),
-                        "arguments": input.to_string(),
-                    },
-                }));
+                start["input"] = json!({});
+                let input = b
+                    .get("input")
+                    .map_or_else(|| "{}".to_owned(), Value::to_string);
+                Some(json!({"type": "input_json_delta", "partial_json": input}))
             }
-            // redacted thinking, server tools and their results: nothing OpenAI can carry
-            _ => {}
+            _ => None,
+        };
+        events.push((
+            "content_block_start",
+            json!({"type": "content_block_start", "index": i, "content_block": start}),
+        ));
+        if let Some(d) = delta {
+            events.push((
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": i, "delta": d}),
+            ));
         }
-    }
-    if text.is_none() && reasoning.is_none() && calls.is_empty() {
-        return Err("no content".to_owned());
-    }
-    let mut delta = Map::new();
-    delta.insert("role".to_owned(), Value::from("assistant"));
-    delta.insert("content".to_owned(), text.map_or(Value::Null, Value::from));
-    if let Some(r) = reasoning {
-        delta.insert("reasoning".to_owned(), Value::from(r));
-    }
-    if !calls.is_empty() {
-        delta.insert("tool_calls".to_owned(), Value::Array(calls));
-    }
-    if let Some(u) = v.get("usage") {
-        if let Some(output) = u.get("output_tokens").and_then(Value::as_u64) {
-            let mut prompt = PromptUsage::default();
-            prompt.update(u);
-            out.push(Piece::Usage(prompt.with_output(output)));
+        if let Some(sig) = b
+            .get("signature")
+            .filter(|_| b.get("type").and_then(Value::as_str) == Some("thinking"))
+        {
+            events.push(("content_block_delta", json!({"type": "content_block_delta", "index": i, "delta": {"type": "signature_delta", "signature": sig}})));
         }
+        events.push((
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": i}),
+        ));
     }
-    let finish = v
-        .get("stop_reason")
-        .and_then(Value::as_str)
-        .map(finish_reason);
-    out.push(Piece::Chunk(chunk(Value::Object(delta), finish)));
-    out.push(Piece::Done);
+    events.push((
+        "message_delta",
+        json!({"type": "message_delta",
+               "delta": {"stop_reason": v.get("stop_reason").cloned().unwrap_or(Value::Null),
+                         "stop_sequence": v.get("stop_sequence").cloned().unwrap_or(Value::Null)},
+               "usage": v.get("usage").cloned().unwrap_or(json!({}))}),
+    ));
+    events.push(("message_stop", json!({"type": "message_stop"})));
+    for (name, data) in events {
+        h.event(
+            SseEvent {
+                event: Some(name.to_owned()),
+                data: data.to_string(),
+            },
+            out,
+        );
+    }
     Ok(())
 }

@@ -27,15 +27,18 @@ fn circuit_opens_probes_and_closes() {
     }
     // open: no traffic until the first probe is due (~1 s)
     assert!(h.view(2.5, 30.0).unavailable);
+    assert_eq!(h.begin_attempt(2.5), Admit::Blocked, "no probe due yet");
     assert!(!h.view(3.1, 30.0).unavailable, "probe due");
-    h.begin_attempt(3.1);
+    assert_eq!(h.begin_attempt(3.1), Admit::Probe);
     assert!(h.view(3.2, 30.0).unavailable, "one probe at a time");
+    assert_eq!(h.begin_attempt(3.2), Admit::Blocked, "one probe at a time");
     h.record(3.3, fail(), 0.5);
     // backoff doubled: next probe ~2 s later
     assert!(h.view(4.5, 30.0).unavailable);
     assert!(!h.view(5.4, 30.0).unavailable);
-    h.begin_attempt(5.4);
+    assert_eq!(h.begin_attempt(5.4), Admit::Probe);
     h.record(5.5, ok(0.2), 0.5);
+    assert_eq!(h.begin_attempt(5.5), Admit::Go);
     let v = h.view(5.6, 30.0);
     assert!(!v.unavailable && !v.outage, "{v:?}");
     assert_eq!(h.summary(5.6).circuit, "closed");
@@ -137,4 +140,21 @@ proptest::proptest! {
             proptest::prop_assert_eq!(h.view(now, 30.0).latency_s, full.map(|p| p[0]));
         }
     }
+}
+
+#[test]
+fn a_cancelled_probe_frees_the_probe() {
+    // the finding: a probe cancelled by its client left `probe_in_flight` set for good
+    let mut h = HealthRecord::default();
+    for i in 0..3 {
+        h.record(f64::from(i), fail(), 0.5);
+    }
+    assert_eq!(h.begin_attempt(4.0), Admit::Probe);
+    assert!(
+        h.view(60.0, 30.0).unavailable,
+        "the probe holds the endpoint"
+    );
+    h.cancel_probe();
+    assert!(!h.view(60.0, 30.0).unavailable, "probe due again");
+    assert_eq!(h.begin_attempt(60.0), Admit::Probe);
 }

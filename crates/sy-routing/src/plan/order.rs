@@ -71,13 +71,16 @@ pub(super) fn order(
             (
                 c,
                 s,
-                format!("{w}; in cooldown or circuit open: last resort"),
+                format!(
+                    "{w}; in cooldown or circuit open: last resort, after every available endpoint"
+                ),
             )
         }))
         .map(|(c, score, why)| PlannedAttempt {
             at: c.at,
             score,
             why,
+            unavailable: c.health.unavailable,
         })
         .collect()
 }

@@ -203,7 +203,8 @@ fn outage_and_unavailable_go_last() {
         ProviderPrefs::default(),
         &["m1"],
         &h,
-        &["m1:gamma", "m1:alpha", "m1:beta", "m2:gamma"],
+        // SPEC §6: the unavailable m1:beta goes after every available endpoint of every model
+        &["m1:gamma", "m1:alpha", "m2:gamma", "m1:beta"],
     );
     let sorted = ProviderPrefs {
         sort: Some(SortSpec {
@@ -216,7 +217,8 @@ fn outage_and_unavailable_go_last() {
         sorted,
         &["m1"],
         &h,
-        &["m1:gamma", "m1:alpha", "m1:beta", "m2:gamma"],
+        // SPEC §6: the unavailable m1:beta goes after every available endpoint of every model
+        &["m1:gamma", "m1:alpha", "m2:gamma", "m1:beta"],
     );
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
-use sy_routing::{EndpointHealth, HealthSummary, Outcome, OutcomeKind, SeriesPoint};
+use sy_routing::{Admit, EndpointHealth, HealthSummary, Outcome, OutcomeKind, SeriesPoint};
 use tokio::sync::mpsc;
 
 use super::{Cluster, STREAM};
@@ -52,7 +52,10 @@ enum What {
         l: String,
     },
     Client,
+    /// An instance took the endpoint's half-open probe.
     Begin,
+    /// That probe was cancelled without an outcome: the probe is free again.
+    Cancel,
     /// A cooldown ending at wall-clock `u` (Unix ms), so a late reader waits no longer.
     Cool {
         u: u64,
@@ -115,9 +118,17 @@ impl HealthBook for SharedHealth {
         self.share(model, provider, e);
     }
 
-    fn begin_attempt(&self, model: &str, provider: &str, now: f64) {
-        self.local.begin_attempt(model, provider, now);
-        self.share(model, provider, What::Begin);
+    fn begin_attempt(&self, model: &str, provider: &str, now: f64) -> Admit {
+        let admit = self.local.begin_attempt(model, provider, now);
+        if admit == Admit::Probe {
+            self.share(model, provider, What::Begin);
+        }
+        admit
+    }
+
+    fn cancel_attempt(&self, model: &str, provider: &str) {
+        self.local.cancel_attempt(model, provider);
+        self.share(model, provider, What::Cancel);
     }
 
     fn cooldown(&self, model: &str, provider: &str, until: f64) {
@@ -176,7 +187,10 @@ fn apply(local: &InMemoryHealth, ev: &Event, now: f64) {
                 throughput: None,
             },
         ),
-        What::Begin => local.begin_attempt(m, p, now),
+        What::Begin => {
+            let _ = local.begin_attempt(m, p, now);
+        }
+        What::Cancel => local.cancel_attempt(m, p),
         What::Cool { u } => {
             #[allow(clippy::cast_precision_loss)]
             let left = u.saturating_sub(wall_ms()) as f64 / 1000.0;

@@ -16,7 +16,7 @@ pub async fn explain(
     let (parts, body) = request.into_parts();
     crate::auth::caller(&state, &snap.config, &parts.headers).await?;
     let bytes = crate::handlers::read_body(body, snap.config.server.max_body_bytes).await?;
-    let req = sy_api::parse_chat_request(&bytes)?;
-    let (plan, _) = crate::plan::build(&state, &snap, &req)?;
-    Ok(json(&crate::plan::to_json(&snap, &plan)))
+    let req = sy_dialects::Dialect::parse(&sy_dialects::Chat, &bytes, &[])?;
+    let planned = crate::plan::build(&state, &snap, &req)?;
+    Ok(json(&crate::plan::to_json(&snap, &planned.plan)))
 }

@@ -2,16 +2,26 @@
 //! before it, so a hedge race or a failover leaves no trace with the client), then `finish`
 //! writes it and the rest of the answer to the output under the stream-idle timeout. The phase
 //! timeouts of SPEC §4.3 (first token, stream idle, whole request) apply throughout.
+//!
+//! Every attempt is an `AttemptGuard` from the moment its call is made: closed with its outcome
+//! (health, metrics, usage, the log), or — when it is dropped unclosed, whatever dropped it —
+//! closed as cancelled: its probe released, its concurrency slot released, and charged for what
+//! the provider produced (the reported usage, else the estimated prompt plus the output
+//! received, marked estimated).
 
-use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
-use sy_providers::{ChunkFacts, Encoded, Piece, UpstreamUsage};
-use sy_routing::FailureKind;
-use sy_upstream::{Attempt, ProviderClient};
+use sy_api::{Event, Finish, Frame, UpstreamUsage, Usage};
+use sy_config::Endpoint;
+use sy_dialects::Meta;
+use sy_routing::{classify, Class, EndpointRef, Failure, FailureKind, Outcome, OutcomeKind};
+use sy_upstream::{Answer, Permit};
 use tokio::time::{timeout_at, Instant};
 
-use super::output::{ChunkResult, Mode, Out};
+use super::ledger::Ledger;
+use super::output::{Halt, Out};
+use super::record::AttemptLog;
 
 pub struct Timeouts {
     pub first_token: Duration,
@@ -19,61 +29,225 @@ pub struct Timeouts {
     pub request_deadline: Instant,
 }
 
-/// What one attempt did.
-pub struct Report {
-    /// The finish reason, or what went wrong.
-    pub result: Result<String, FailureKind>,
-    pub started: Instant,
-    pub first_content: Option<Instant>,
-    pub ended: Instant,
-    /// Text this attempt generated (choice 0), for usage estimates.
-    pub text: String,
-    /// Tool-call argument text it generated, for usage estimates.
-    pub tool_text: String,
-    pub usage: Option<UpstreamUsage>,
-    /// Seconds until a rate-limit reset the upstream advertised with 0 remaining.
-    pub rate_limit_reset_s: Option<f64>,
-    /// The client went away.
-    pub gone: bool,
+/// An attempt in flight.
+pub struct AttemptGuard {
+    ledger: Arc<Ledger>,
+    pub at: EndpointRef,
+    _permit: Option<Permit>,
+    /// This attempt holds its endpoint's half-open probe.
+    probe: bool,
+    started: Instant,
+    first_content: Option<Instant>,
+    /// Text and tool-call text this attempt generated, for usage estimates.
+    text: String,
+    tool_text: String,
+    usage: Option<UpstreamUsage>,
+    rate_limit_reset_s: Option<f64>,
+    /// Tokens of a prefill sent with the prompt.
+    prefill_tokens: u64,
+    cancel_reason: &'static str,
+    /// Set by a hedge race when this attempt lost it.
+    lost: Arc<std::sync::atomic::AtomicBool>,
+    closed: bool,
 }
 
-impl Report {
-    fn new(started: Instant) -> Self {
-        Report {
-            result: Err(FailureKind::Empty),
-            started,
+impl AttemptGuard {
+    pub fn new(
+        ledger: Arc<Ledger>,
+        at: EndpointRef,
+        permit: Permit,
+        probe: bool,
+        prefill_tokens: u64,
+    ) -> Self {
+        Self {
+            ledger,
+            at,
+            _permit: Some(permit),
+            probe,
+            started: Instant::now(),
             first_content: None,
-            ended: started,
             text: String::new(),
             tool_text: String::new(),
             usage: None,
             rate_limit_reset_s: None,
-            gone: false,
+            prefill_tokens,
+            cancel_reason: "the request ended before the attempt did",
+            lost: Arc::default(),
+            closed: false,
         }
+    }
+
+    fn endpoint(&self) -> (&str, &Endpoint) {
+        let m = &self.ledger.snap.config.models[self.at.model];
+        (m.id.as_str(), &m.endpoints[self.at.endpoint])
     }
 
     pub fn got_content(&self) -> bool {
         self.first_content.is_some()
     }
 
-    fn fail(mut self, kind: FailureKind) -> Self {
-        self.result = Err(kind);
-        self.ended = Instant::now();
-        self
+    /// Notes what an event says about the attempt's output.
+    fn note(&mut self, e: &Event) {
+        match e {
+            Event::Text(t) | Event::Reasoning(t) | Event::Refusal(t) => self.text.push_str(t),
+            Event::ToolStart { name, .. } => self.tool_text.push_str(name),
+            Event::ToolArgs { delta, .. } => self.tool_text.push_str(delta),
+            Event::Usage(u) => self.usage = Some(*u),
+            _ => {}
+        }
+    }
+
+    /// The attempt's usage: the upstream's figures, else an estimate.
+    fn usage_now(&self) -> Usage {
+        let ep = self.endpoint().1;
+        let (prompt, completion, estimated, u) = match self.usage {
+            Some(u) => (u.prompt_tokens, u.completion_tokens, false, u),
+            None => {
+                let completion = sy_providers::estimate_text_tokens(&self.text)
+                    + sy_providers::estimate_text_tokens(&self.tool_text);
+                let completion = if self.got_content() {
+                    completion.max(1)
+                } else {
+                    completion
+                };
+                let prompt = self.ledger.prompt_tokens() + self.prefill_tokens;
+                (prompt, completion, true, UpstreamUsage::default())
+            }
+        };
+        let cached = u.cached_tokens.unwrap_or(0);
+        let written = u.cache_write_tokens.unwrap_or(0);
+        let reasoning = u.reasoning_tokens.unwrap_or(0);
+        Usage {
+            prompt_tokens: prompt,
+            completion_tokens: completion,
+            total_tokens: prompt + completion,
+            cached_tokens: cached,
+            cache_write_tokens: written,
+            reasoning_tokens: reasoning,
+            cost: sy_routing::cost_usd(ep, prompt, completion),
+            estimated,
+        }
+    }
+
+    fn success(&self, ended: Instant) -> Outcome {
+        let ttft_s = self
+            .first_content
+            .map(|f| f.duration_since(self.started).as_secs_f64());
+        let throughput = self.first_content.and_then(|f| {
+            let tokens = self.usage.map_or_else(
+                || sy_providers::estimate_text_tokens(&self.text),
+                |u| u.completion_tokens,
+            );
+            // generation speed after the first token; an answer that came whole is timed from the start
+            let mut secs = ended.duration_since(f).as_secs_f64();
+            if secs < 0.001 {
+                secs = ended.duration_since(self.started).as_secs_f64().max(0.001);
+            }
+            #[allow(clippy::cast_precision_loss)]
+            (tokens >= 2).then(|| (tokens - 1) as f64 / secs)
+        });
+        Outcome {
+            kind: OutcomeKind::Success,
+            ttft_s,
+            throughput,
+        }
+    }
+
+    /// Closes the attempt with its outcome — health, metrics, cooldowns, usage, the log — and
+    /// returns the classified failure, if it failed. A cancellation closes it as cancelled.
+    pub fn close(mut self, result: Result<(), FailureKind>) -> Option<Failure> {
+        if let Err(FailureKind::Cancelled(why)) = result {
+            self.cancel_reason = why;
+            return None; // Drop closes it as cancelled
+        }
+        self.closed = true;
+        let state = Arc::clone(&self.ledger.state);
+        let ended = Instant::now();
+        let (model_id, ep) = self.endpoint();
+        let now = state.now();
+        if let Some(s) = self.rate_limit_reset_s {
+            state.health.cooldown(model_id, &ep.provider, now + s);
+        }
+        let usage = self.got_content().then(|| self.usage_now());
+        if let Some(u) = &usage {
+            crate::metrics::spend(model_id, &ep.provider, u.cost);
+        }
+        let duration = ended.duration_since(self.started).as_secs_f64();
+        match result {
+            Ok(()) => {
+                let outcome = self.success(ended);
+                crate::metrics::attempt(model_id, &ep.provider, "ok");
+                crate::metrics::success(&ep.provider, outcome.ttft_s, outcome.throughput);
+                state.health.record(model_id, &ep.provider, now, outcome);
+                self.ledger
+                    .push(AttemptLog::ok(model_id, ep, duration), usage.as_ref());
+                None
+            }
+            Err(kind) => {
+                let failure = classify(kind);
+                crate::metrics::attempt(model_id, &ep.provider, failure.label());
+                let kind = match failure.class {
+                    Class::Transient => OutcomeKind::Failure(failure.label()),
+                    Class::ContextLength | Class::RequestError => OutcomeKind::ClientError,
+                };
+                state.health.record(
+                    model_id,
+                    &ep.provider,
+                    now,
+                    Outcome {
+                        kind,
+                        ttft_s: None,
+                        throughput: None,
+                    },
+                );
+                if let (Some(ra), Some(429 | 503)) = (failure.retry_after_s(), failure.status()) {
+                    state.health.cooldown(model_id, &ep.provider, now + ra);
+                }
+                self.ledger.push(
+                    AttemptLog::failed(model_id, ep, &failure, duration),
+                    usage.as_ref(),
+                );
+                Some(failure)
+            }
+        }
+    }
+
+    /// The flag a hedge race sets when this attempt loses it.
+    pub fn lost_flag(&self) -> Arc<std::sync::atomic::AtomicBool> {
+        Arc::clone(&self.lost)
     }
 }
 
-pub struct Labels<'a> {
-    pub model: &'a str,
-    pub provider: &'a str,
-    pub attempts: usize,
+impl Drop for AttemptGuard {
+    fn drop(&mut self) {
+        if self.closed {
+            return;
+        }
+        if self.lost.load(std::sync::atomic::Ordering::Relaxed) {
+            self.cancel_reason = super::record::HEDGE_LOST;
+        }
+        let state = Arc::clone(&self.ledger.state);
+        let (model_id, ep) = self.endpoint();
+        if self.probe {
+            state.health.cancel_attempt(model_id, &ep.provider);
+        }
+        // the provider was called: it processed the prompt and what it sent is billed
+        let usage = self.usage_now();
+        crate::metrics::attempt(model_id, &ep.provider, "cancelled");
+        crate::metrics::spend(model_id, &ep.provider, usage.cost);
+        let duration = self.started.elapsed().as_secs_f64();
+        self.ledger.push(
+            AttemptLog::cancelled(model_id, ep, self.cancel_reason, duration),
+            Some(&usage),
+        );
+    }
 }
 
 /// An attempt whose first content (or finish) has arrived and not yet been written.
 pub struct Opened {
-    attempt: Attempt,
-    held: VecDeque<Piece>,
-    pub rep: Report,
+    answer: Answer,
+    held: Vec<Frame>,
+    pub guard: AttemptGuard,
 }
 
 fn first_token_failure(deadline: Instant, t: &Timeouts) -> FailureKind {
@@ -84,158 +258,124 @@ fn first_token_failure(deadline: Instant, t: &Timeouts) -> FailureKind {
     }
 }
 
-/// Phase one: send, then read until the first content-bearing chunk. `Err` carries the report
-/// of an attempt that failed before producing any content.
+/// Phase one: the call's answer, read until the first content-bearing frame. `Err` carries the
+/// guard of an attempt that failed before producing any content, and why.
 pub async fn open(
-    client: &ProviderClient,
-    enc: Encoded,
-    prefill: Option<&str>,
+    call: impl std::future::Future<Output = Result<Answer, FailureKind>>,
+    mut guard: AttemptGuard,
     t: &Timeouts,
-) -> Result<Opened, Report> {
-    let rep = Report::new(Instant::now());
-    let first_deadline = (rep.started + t.first_token).min(t.request_deadline);
-    let mut attempt = match timeout_at(first_deadline, client.send(enc, prefill)).await {
-        Err(_) => return Err(rep.fail(first_token_failure(first_deadline, t))),
-        Ok(Err(kind)) => return Err(rep.fail(kind)),
+) -> Result<Opened, (AttemptGuard, FailureKind)> {
+    let first_deadline = (guard.started + t.first_token).min(t.request_deadline);
+    let mut answer = match timeout_at(first_deadline, call).await {
+        Err(_) => return Err((guard, first_token_failure(first_deadline, t))),
+        Ok(Err(kind)) => return Err((guard, kind)),
         Ok(Ok(a)) => a,
     };
-    let mut rep = rep;
-    rep.rate_limit_reset_s = attempt.rate_limit_reset_s;
-    let mut held = VecDeque::new();
+    guard.rate_limit_reset_s = answer.rate_limit_reset_s;
+    let mut held = Vec::new();
     loop {
-        let next = match timeout_at(first_deadline, attempt.next()).await {
-            Err(_) => return Err(rep.fail(first_token_failure(first_deadline, t))),
+        let next = match timeout_at(first_deadline, answer.next()).await {
+            Err(_) => return Err((guard, first_token_failure(first_deadline, t))),
             Ok(n) => n,
         };
-        match next {
-            None if attempt.malformed > 0 => {
-                return Err(rep.fail(FailureKind::Unparsable(
-                    "no valid event in the stream".to_owned(),
-                )))
+        let frame = match next {
+            None if answer.malformed > 0 => {
+                let e = FailureKind::Unparsable("no valid event in the stream".to_owned());
+                return Err((guard, e));
             }
-            None | Some(Ok(Piece::Done)) => return Err(rep.fail(FailureKind::Empty)),
-            Some(Err(kind)) => return Err(rep.fail(kind)),
-            Some(Ok(Piece::Error(e))) => return Err(rep.fail(FailureKind::InBand(e.message))),
-            Some(Ok(Piece::Malformed)) => {}
-            Some(Ok(Piece::Usage(u))) => held.push_back(Piece::Usage(u)),
-            Some(Ok(Piece::Chunk(chunk))) => {
-                let facts = ChunkFacts::of(&chunk);
-                held.push_back(Piece::Chunk(chunk));
-                if facts.content || facts.finish_reason.is_some() {
-                    rep.first_content = Some(Instant::now());
-                    return Ok(Opened { attempt, held, rep });
+            None => return Err((guard, FailureKind::Empty)),
+            Some(Err(kind)) => return Err((guard, kind)),
+            Some(Ok(f)) => f,
+        };
+        for e in &frame.events {
+            match e {
+                Event::Error(err) => {
+                    return Err((guard, FailureKind::InBand(err.message.clone())));
                 }
+                Event::Done if !frame.commits() => return Err((guard, FailureKind::Empty)),
+                e => guard.note(e),
             }
+        }
+        let commits = frame.commits();
+        held.push(frame);
+        if commits {
+            guard.first_content = Some(Instant::now());
+            return Ok(Opened {
+                answer,
+                held,
+                guard,
+            });
         }
     }
 }
 
-/// Phase two: writes the held pieces and the rest of the answer to `out`.
+/// Phase two: writes the held frames and the rest of the answer to `out`. Returns the guard and
+/// how the answer ended (its finish, or what went wrong).
 pub async fn finish(
     opened: Opened,
     out: &mut Out,
-    mode: &mut Mode,
-    labels: &Labels<'_>,
+    pass: bool,
+    meta: &Meta<'_>,
+    ledger: &Ledger,
     t: &Timeouts,
-) -> Report {
+) -> (AttemptGuard, Result<Option<Finish>, FailureKind>) {
     let Opened {
-        mut attempt,
-        mut held,
-        mut rep,
+        mut answer,
+        held,
+        mut guard,
     } = opened;
-    let mut finish: Option<String> = None;
-    rep.result = loop {
-        let next = if let Some(p) = held.pop_front() {
-            Some(Ok(p))
+    let mut finish: Option<Finish> = None;
+    let mut done = false;
+    let mut held = held.into_iter();
+    let result = loop {
+        let frame = if let Some(f) = held.next() {
+            f
         } else {
             let deadline = (Instant::now() + t.idle).min(t.request_deadline);
-            match timeout_at(deadline, attempt.next()).await {
-                // finished, then silence instead of [DONE]: the answer is complete
-                Err(_) if finish.is_some() => break Ok(finish.take().unwrap_or_default()),
+            match timeout_at(deadline, answer.next()).await {
+                // finished, then silence instead of the end: the answer is complete
+                Err(_) if finish.is_some() => break Ok(finish),
                 Err(_) if deadline >= t.request_deadline => break Err(FailureKind::RequestTimeout),
                 Err(_) => break Err(FailureKind::IdleTimeout),
-                Ok(n) => n,
+                Ok(None) if finish.is_some() || done => break Ok(finish),
+                Ok(None) => break Err(FailureKind::Cut),
+                // a finished answer is complete, whatever the connection does afterwards
+                Ok(Some(Err(_))) if finish.is_some() => break Ok(finish),
+                Ok(Some(Err(kind))) => break Err(kind),
+                Ok(Some(Ok(f))) => f,
             }
         };
-        match next {
-            None => break finish.take().ok_or(FailureKind::Cut),
-            // a finished answer is complete, whatever the connection does afterwards
-            Some(Err(_) | Ok(Piece::Error(_))) if finish.is_some() => {
-                break Ok(finish.take().unwrap_or_default())
+        let mut failed = None;
+        for e in &frame.events {
+            match e {
+                Event::Error(err) if finish.is_none() => {
+                    failed = Some(FailureKind::InBand(err.message.clone()));
+                }
+                Event::Finish(f) => finish = Some(*f),
+                Event::Done => done = true,
+                e => guard.note(e),
             }
-            Some(Err(kind)) => break Err(kind),
-            Some(Ok(Piece::Error(e))) => break Err(FailureKind::InBand(e.message)),
-            // [DONE] after content without a finish_reason is still an explicit, clean end
-            Some(Ok(Piece::Done)) => break Ok(finish.take().unwrap_or_else(|| "stop".to_owned())),
-            Some(Ok(Piece::Malformed)) => {}
-            Some(Ok(Piece::Usage(u))) => {
-                rep.usage = Some(u);
-                if let Some(f) = finish.take() {
-                    break Ok(f); // finish reason and usage: nothing else is coming that matters
-                }
-            }
-            Some(Ok(Piece::Chunk(chunk))) => {
-                let facts = ChunkFacts::of(&chunk);
-                rep.text.push_str(&facts.text);
-                if facts.tool_calls {
-                    collect_tool_text(&chunk, &mut rep.tool_text);
-                }
-                match out
-                    .chunk(chunk, mode, labels.model, labels.provider, labels.attempts)
-                    .await
-                {
-                    ChunkResult::Ok => {}
-                    ChunkResult::Diverged => break Err(FailureKind::Diverged),
-                    ChunkResult::Gone => {
-                        rep.gone = true;
-                        break Err(FailureKind::Io("client went away".to_owned()));
-                    }
-                }
-                if let Some(f) = facts.finish_reason {
-                    finish = Some(f);
-                }
-            }
+        }
+        if let Some(kind) = failed {
+            break Err(kind);
+        }
+        let had_usage = frame.events.iter().any(|e| matches!(e, Event::Usage(_)));
+        match out.frame(frame, pass, meta, || ledger.calls()).await {
+            Ok(()) => {}
+            Err(Halt::Diverged) => break Err(FailureKind::Diverged),
+            Err(Halt::Gone(g)) => break Err(FailureKind::Cancelled(g.why())),
+        }
+        // [DONE] after content without a finish_reason is still an explicit, clean end
+        if done {
+            break Ok(finish.or(Some(Finish::Stop)));
+        }
+        // finish reason and usage: nothing else is coming that matters
+        if finish.is_some() && had_usage {
+            break Ok(finish);
         }
     };
-    if rep.result.is_ok() {
-        attempt.release(); // what is left of the body (e.g. `[DONE]`) drains, the connection is reused
+    if result.is_ok() {
+        answer.release(); // what is left of the body drains; the connection is reused
     }
-    rep.ended = Instant::now();
-    rep
-}
-
-/// Both phases, for an attempt that races no one.
-pub async fn run(
-    client: &ProviderClient,
-    enc: Encoded,
-    prefill: Option<&str>,
-    out: &mut Out,
-    mode: &mut Mode,
-    labels: &Labels<'_>,
-    t: &Timeouts,
-) -> Report {
-    match open(client, enc, prefill, t).await {
-        Ok(opened) => finish(opened, out, mode, labels, t).await,
-        Err(rep) => rep,
-    }
-}
-
-fn collect_tool_text(chunk: &serde_json::Value, out: &mut String) {
-    let calls = chunk
-        .pointer("/choices/0/delta/tool_calls")
-        .and_then(serde_json::Value::as_array);
-    for c in calls.into_iter().flatten() {
-        if let Some(a) = c
-            .pointer("/function/arguments")
-            .and_then(serde_json::Value::as_str)
-        {
-            out.push_str(a);
-        }
-        if let Some(n) = c
-            .pointer("/function/name")
-            .and_then(serde_json::Value::as_str)
-        {
-            out.push_str(n);
-        }
-    }
+    (guard, result)
 }

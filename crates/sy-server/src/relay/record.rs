@@ -7,6 +7,9 @@ use sy_api::ApiError;
 use sy_config::Endpoint;
 use sy_routing::{Class, Failure};
 
+/// Why a hedged attempt was cancelled.
+pub const HEDGE_LOST: &str = "another endpoint produced the first token first";
+
 /// One attempt as the client and the generation record see it.
 #[derive(Debug, Clone, Serialize)]
 pub struct AttemptLog {
@@ -71,12 +74,17 @@ impl AttemptLog {
         }
     }
 
-    /// A hedged attempt that lost the race: cancelled before its first token.
-    pub fn cancelled(model: &str, ep: &Endpoint, duration_s: f64) -> Self {
+    /// An attempt the gateway cancelled (a hedge that lost, the client gone, the request's
+    /// time up, shutdown): closed, charged for what it produced, never the endpoint's fault.
+    pub fn cancelled(model: &str, ep: &Endpoint, why: &'static str, duration_s: f64) -> Self {
         Self {
             class: "cancelled",
-            kind: "hedge_lost",
-            message: Some("cancelled: another endpoint produced the first token first".to_owned()),
+            kind: if why == HEDGE_LOST {
+                "hedge_lost"
+            } else {
+                "cancelled"
+            },
+            message: Some(format!("cancelled: {why}")),
             ..Self::new(model, ep, duration_s)
         }
     }
@@ -144,6 +152,23 @@ pub fn final_error(log: &[AttemptLog]) -> ApiError {
         .collect();
     if failed.is_empty() {
         return ApiError::new(503, "no endpoint could be tried")
+            .with("attempts", attempts_value(log));
+    }
+    // SPEC §4.5: nothing was called because every eligible endpoint was full (or its circuit
+    // open): the gateway is saturated, a 503 the client may retry, never a 4xx
+    if failed.iter().all(|a| !a.called)
+        && failed
+            .iter()
+            .any(|a| a.kind == "saturated" || a.kind == "circuit_open")
+    {
+        let full = failed.iter().any(|a| a.kind == "saturated");
+        let what = if full {
+            "every eligible endpoint is at its max_concurrency"
+        } else {
+            "every eligible endpoint is failing (circuit open, its probe taken)"
+        };
+        return ApiError::new(503, format!("{what}; retry shortly"))
+            .with("retry_after_s", Value::from(1))
             .with("attempts", attempts_value(log));
     }
     let status = if failed.iter().all(|a| a.rate_limited) {

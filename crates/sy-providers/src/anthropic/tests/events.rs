@@ -1,10 +1,9 @@
 //! Recorded Anthropic event streams in, pieces out.
 
-use super::{assert_golden, decode_sse, render, StreamState};
+use super::*;
 
 fn check(capture: &str, expect: &str) {
-    let mut state = StreamState::default();
-    assert_golden(&render(&decode_sse(capture, &mut state)), expect);
+    assert_golden(&render(&stream(capture, None)), expect);
 }
 
 #[test]
@@ -36,11 +35,10 @@ event: message_stop
 data: {"type":"message_stop"}
 "#,
         r#"
-        chunk {"content":"","role":"assistant"}
-        chunk {"content":"Hello"}
-        chunk {"content":"!"}
-        chunk {} finish=stop
-        usage prompt=2125 completion=15 cached=2000 write=100
+        text "Hello"
+        text "!"
+        finish stop
+        usage prompt=2125 completion=15 cached=2000 write=100 reasoning=-
         done
         "#,
     );
@@ -94,15 +92,14 @@ event: message_stop
 data: {"type":"message_stop"}
 "#,
         r#"
-        chunk {"content":"","role":"assistant"}
-        chunk {"content":"Checking."}
-        chunk {"tool_calls":[{"function":{"arguments":"","name":"get_weather"},"id":"toolu_01","index":0,"type":"function"}]}
-        chunk {"tool_calls":[{"function":{"arguments":"{\"location\":"},"index":0}]}
-        chunk {"tool_calls":[{"function":{"arguments":" \"Oslo\"}"},"index":0}]}
-        chunk {"tool_calls":[{"function":{"arguments":"","name":"get_time"},"id":"toolu_02","index":1,"type":"function"}]}
-        chunk {"tool_calls":[{"function":{"arguments":"{}"},"index":1}]}
-        chunk {} finish=tool_calls
-        usage prompt=472 completion=89 cached=- write=-
+        text "Checking."
+        tool 0 toolu_01 get_weather
+        args 0 "{\"location\":"
+        args 0 " \"Oslo\"}"
+        tool 1 toolu_02 get_time
+        args 1 "{}"
+        finish tool_calls
+        usage prompt=472 completion=89 cached=- write=- reasoning=-
         done
         "#,
     );
@@ -148,10 +145,9 @@ fn stop_reasons() {
             &ending(anthropic),
             &format!(
                 r#"
-                chunk {{"content":"","role":"assistant"}}
-                chunk {{"content":"The quick"}}
-                chunk {{}} finish={openai}
-                usage prompt=9 completion=2 cached=- write=-
+                text "The quick"
+                finish {openai}
+                usage prompt=9 completion=2 cached=- write=- reasoning=-
                 done
                 "#
             ),
@@ -179,8 +175,7 @@ event: error
 data: {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
 "#,
         r#"
-        chunk {"content":"","role":"assistant"}
-        chunk {"content":"Hel"}
+        text "Hel"
         error kind=overloaded_error code=- message=Overloaded
         "#,
     );
@@ -252,11 +247,12 @@ event: message_stop
 data: {"type":"message_stop"}
 "#,
         r#"
-        chunk {"content":"","role":"assistant"}
-        chunk {"reasoning":"Let me see."}
-        chunk {"content":"4"}
-        chunk {} finish=stop
-        usage prompt=10 completion=30 cached=- write=-
+        reasoning "Let me see."
+        signature "EqQBCgIYAhIM"
+        encrypted "abc"
+        text "4"
+        finish stop
+        usage prompt=10 completion=30 cached=- write=- reasoning=-
         done
         "#,
     );
@@ -277,9 +273,8 @@ event: message_delta
 data: {"type":"message_delta","delta":{"stop_reason":"end_turn"}}
 "#,
         r#"
-        chunk {"content":"","role":"assistant"}
-        chunk {"content":"Hi"}
-        chunk {} finish=stop
+        text "Hi"
+        finish stop
         "#,
     );
 }
@@ -296,9 +291,8 @@ event: message_delta
 data: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"input_tokens":6,"cache_read_input_tokens":0,"output_tokens":3}}
 "#,
         r#"
-        chunk {"content":"","role":"assistant"}
-        chunk {} finish=stop
-        usage prompt=6 completion=3 cached=0 write=-
+        finish stop
+        usage prompt=6 completion=3 cached=0 write=- reasoning=-
         "#,
     );
 }
@@ -315,7 +309,7 @@ event: message_stop
 data: {}
 "#,
         r#"
-        chunk {"content":"Hi"}
+        text "Hi"
         done
         "#,
     );
@@ -337,17 +331,15 @@ data: {{"type":"content_block_delta","index":0,"delta":{{"type":"text_delta","te
     };
     for (prefill, first, expect) in [
         // "Hello " was delivered and sent as "Hello": the model's " world" starts with that space
-        ("Hello ", " world", r#"chunk {"content":"world"}"#),
-        ("Hello ", "world", r#"chunk {"content":"world"}"#),
+        ("Hello ", " world", r#"text "world""#),
+        ("Hello ", "world", r#"text "world""#),
         ("Hi\n\n", "\n", ""),
-        ("Hi\n\n", "\n\nThere", r#"chunk {"content":"There"}"#),
-        ("Hi\n\n", "\nThere", r#"chunk {"content":"There"}"#),
-        ("Hello", " world", r#"chunk {"content":" world"}"#),
+        ("Hi\n\n", "\n\nThere", r#"text "There""#),
+        ("Hi\n\n", "\nThere", r#"text "There""#),
+        ("Hello", " world", r#"text " world""#),
     ] {
-        let mut state = StreamState::default();
-        state.resume_after(prefill);
-        let out = super::render(&decode_sse(&capture(first), &mut state));
-        let want = [expect, r#"chunk {"content":" next"}"#]
+        let out = render(&stream(&capture(first), Some(prefill)));
+        let want = [expect, r#"text " next""#]
             .into_iter()
             .filter(|l| !l.is_empty())
             .collect::<Vec<_>>()

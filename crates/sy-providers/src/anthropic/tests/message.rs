@@ -1,12 +1,10 @@
-//! Whole Anthropic answers (and error bodies) in, pieces out.
+//! Whole Anthropic answers (and error bodies) in, events out.
 
-use super::{assert_golden, decode_body, render};
-use crate::chunk::parse_error_body;
+use super::*;
+use crate::parse_error_body;
 
 fn check(body: &str, expect: &str) {
-    let mut out = Vec::new();
-    decode_body(body.as_bytes(), &mut out).expect("decodes");
-    assert_golden(&render(&out), expect);
+    assert_golden(&render(&whole(body).expect("decodes")), expect);
 }
 
 #[test]
@@ -17,15 +15,16 @@ fn text_answer() {
             "stop_reason":"stop_sequence","stop_sequence":"fox",
             "usage":{"input_tokens":7,"cache_read_input_tokens":3,"output_tokens":4}}"#,
         r#"
-        usage prompt=10 completion=4 cached=3 write=-
-        chunk {"content":"Hello from claude.","role":"assistant"} finish=stop
+        text "Hello from claude."
+        finish stop
+        usage prompt=10 completion=4 cached=3 write=- reasoning=-
         done
         "#,
     );
 }
 
 #[test]
-fn tool_use_answer() {
+fn tool_use_answer_with_signed_thinking() {
     check(
         r#"{"id":"msg_2","type":"message","role":"assistant","model":"m",
             "content":[{"type":"thinking","thinking":"Need weather.","signature":"x"},
@@ -33,22 +32,20 @@ fn tool_use_answer() {
                        {"type":"tool_use","id":"toolu_2","name":"now","input":{}}],
             "stop_reason":"tool_use","usage":{"input_tokens":20,"output_tokens":12}}"#,
         r#"
-        usage prompt=20 completion=12 cached=- write=-
-        chunk {"content":null,"reasoning":"Need weather.","role":"assistant","tool_calls":[{"function":{"arguments":"{\"location\":\"Oslo\"}","name":"get_weather"},"id":"toolu_1","index":0,"type":"function"},{"function":{"arguments":"{}","name":"now"},"id":"toolu_2","index":1,"type":"function"}]} finish=tool_calls
+        reasoning "Need weather."
+        signature "x"
+        tool 0 toolu_1 get_weather
+        args 0 "{\"location\":\"Oslo\"}"
+        tool 1 toolu_2 now
+        args 1 "{}"
+        finish tool_calls
+        usage prompt=20 completion=12 cached=- write=- reasoning=-
         done
         "#,
     );
-}
-
-#[test]
-fn max_tokens_without_usage() {
-    check(
-        r#"{"type":"message","role":"assistant","content":[{"type":"text","text":"Hello from"}],"stop_reason":"max_tokens"}"#,
-        r#"
-        chunk {"content":"Hello from","role":"assistant"} finish=length
-        done
-        "#,
-    );
+    // every frame is kept raw: a Messages client gets the answer as a stream of Anthropic events
+    let frames = whole(r#"{"type":"message","role":"assistant","content":[{"type":"text","text":"Hi"}],"stop_reason":"end_turn"}"#).unwrap();
+    assert!(frames.iter().all(|f| f.raw.is_some()));
 }
 
 #[test]
@@ -58,17 +55,16 @@ fn errors_and_empty_answers() {
         "error kind=overloaded_error code=- message=Overloaded",
     );
     for bad in [
-        "",
         "<html>this is not json",
         r#"{"type":"message","content":[]}"#,
         r#"{"type":"message"}"#,
-        r#"{"type":"message","content":[{"type":"server_tool_use","id":"s","name":"web_search","input":{}}]}"#,
     ] {
-        assert!(
-            decode_body(bad.as_bytes(), &mut Vec::new()).is_err(),
-            "{bad}"
-        );
+        assert!(whole(bad).is_err(), "{bad}");
     }
+    assert!(
+        whole("").unwrap().is_empty(),
+        "nothing at all is an empty answer"
+    );
 }
 
 #[test]

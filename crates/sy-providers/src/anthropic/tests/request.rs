@@ -2,14 +2,32 @@
 
 use serde_json::{json, Value};
 
-use super::encode;
+use sy_dialects::Dialect;
+
+use super::*;
+
+fn chat(request: &Value) -> sy_api::Request {
+    sy_dialects::Chat
+        .parse(request.to_string().as_bytes(), &[])
+        .expect("valid request")
+}
 
 /// Encodes `request` (an OpenAI body) with the given prefill and endpoint default.
 fn run(request: &Value, prefill: Option<&str>, max_default: Option<u64>) -> Result<Value, String> {
-    let req = sy_api::parse_chat_request(request.to_string().as_bytes()).expect("valid request");
-    let e = encode(&req, "claude-up-1", prefill, max_default)?;
+    let req = chat(request);
+    let p = provider(Api::Anthropic);
+    let t = Target {
+        upstream_model: "claude-up-1",
+        max_tokens: max_default,
+        ..target(&p)
+    };
+    let cont = prefill.map_or(Continue::Fresh, Continue::Prefill);
+    let e = Anthropic.encode(&req, &t, cont)?;
     assert_eq!(e.path, "/messages");
-    assert_eq!(e.headers, vec![("anthropic-version", "2023-06-01")]);
+    assert_eq!(
+        e.headers,
+        vec![("anthropic-version".to_owned(), "2023-06-01".to_owned())]
+    );
     Ok(serde_json::from_slice(&e.body).expect("JSON body"))
 }
 
@@ -100,7 +118,7 @@ fn images_and_files() {
             text("What is this?"),
             {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}},
             {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.jpg"}},
-            {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0x"}},
+            {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0x"}, "title": "a.pdf"},
         ]}]}),
     );
 }
@@ -122,11 +140,7 @@ fn untranslatable_requests_are_refused() {
         with(
             json!({"role": "system", "content": [{"type": "image_url", "image_url": {"url": "https://e/x.png"}}]}),
         ),
-        "image_url",
-    );
-    check_err(
-        with(json!({"role": "function", "name": "f", "content": "x"})),
-        "function",
+        "only text",
     );
     check_err(
         with(json!({"role": "system", "content": "only a system prompt"})),
@@ -137,10 +151,10 @@ fn untranslatable_requests_are_refused() {
             {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{not json"}}]})),
         "arguments are not JSON",
     );
-    check_err(
-        json!({"model": "x", "n": 2, "messages": [user("hi")]}),
-        "`n`",
-    );
+    let two = chat(&json!({"model": "x", "n": 2, "messages": [user("hi")]}));
+    let p = provider(Api::Anthropic);
+    let why = crate::unsupported(&two, &target(&p)).expect("n > 1 is not for this protocol");
+    assert!(why.contains("`n`"), "{why}");
 }
 
 #[test]
@@ -259,7 +273,7 @@ fn tool_call_round_trip_keeps_the_id() {
             ]},
             {"role": "user", "content": [
                 {"type": "tool_result", "tool_use_id": "call_abc123", "content": "12 degrees and windy"},
-                {"type": "tool_result", "tool_use_id": "call_def456", "content": [text("9 degrees")]},
+                {"type": "tool_result", "tool_use_id": "call_def456", "content": "9 degrees"},
                 text("Thanks. Which is warmer?"),
             ]},
         ]}),

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
+use sy_api::Event;
 
 #[derive(Debug, Default)]
 struct Choice {
@@ -73,6 +74,29 @@ impl Aggregate {
                     }
                 }
             }
+        }
+    }
+
+    /// A typed event of choice 0 (a translated answer).
+    pub fn push_event(&mut self, ev: &Event) {
+        let slot = self.choices.entry(0).or_default();
+        match ev {
+            Event::Text(t) => slot.content.get_or_insert_with(String::new).push_str(t),
+            Event::Reasoning(t) => slot.reasoning.get_or_insert_with(String::new).push_str(t),
+            Event::Refusal(t) => slot.refusal.get_or_insert_with(String::new).push_str(t),
+            Event::ToolStart { index, id, name } => {
+                let t = slot.tool_calls.entry(u64::from(*index)).or_default();
+                t.id = Some(id.clone());
+                t.name.push_str(name);
+            }
+            Event::ToolArgs { index, delta } => slot
+                .tool_calls
+                .entry(u64::from(*index))
+                .or_default()
+                .arguments
+                .push_str(delta),
+            Event::Finish(f) => slot.finish_reason = Some(f.as_openai().to_owned()),
+            _ => {}
         }
     }
 

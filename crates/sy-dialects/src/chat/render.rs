@@ -1,0 +1,210 @@
+//! Rendering an answer as chat completions: passed-through chunks get the gateway's `id`,
+//! `model` and `provider` (their other members untouched); translated events become chunks;
+//! a collecting renderer aggregates both into one `chat.completion`.
+
+use serde_json::{json, Map, Value};
+use sy_api::{ApiError, Event, RawFrame};
+
+use super::aggregate::Aggregate;
+use super::format_of_family;
+use crate::sse::{self, Members};
+use crate::{End, Meta, Render};
+
+pub(crate) struct ChatRender {
+    stream: bool,
+    /// The client has the assistant role (the first chunk carries it).
+    role_sent: bool,
+    agg: Aggregate,
+}
+
+impl ChatRender {
+    pub(crate) fn new(stream: bool) -> Self {
+        Self {
+            stream,
+            role_sent: false,
+            agg: Aggregate::default(),
+        }
+    }
+
+    /// A chunk around `choices`, stamped with who answers.
+    fn chunk(meta: &Meta<'_>, choices: &Value, out: &mut Vec<u8>) {
+        let mut obj = stamp(meta);
+        obj.insert("choices".to_owned(), choices.clone());
+        sse::data(&Value::Object(obj), out);
+    }
+}
+
+/// The members every chunk starts with.
+fn stamp(meta: &Meta<'_>) -> Map<String, Value> {
+    let mut obj = Map::with_capacity(7);
+    obj.insert("id".to_owned(), Value::from(meta.gen_id));
+    obj.insert("object".to_owned(), Value::from("chat.completion.chunk"));
+    obj.insert("created".to_owned(), Value::from(meta.created));
+    obj.insert("model".to_owned(), Value::from(meta.model));
+    obj.insert("provider".to_owned(), Value::from(meta.provider));
+    obj.insert("system_fingerprint".to_owned(), Value::Null);
+    obj
+}
+
+/// Whether a passed-through chunk has any choice (a usage-only chunk has none: the gateway
+/// sends its own usage at the end).
+fn has_choices(m: &Members<'_>) -> bool {
+    m.get("choices")
+        .is_some_and(|c| !matches!(c.get().trim(), "[]" | "null"))
+}
+
+impl Render for ChatRender {
+    fn pass(&mut self, raw: &RawFrame, _events: &[Event], meta: &Meta<'_>, out: &mut Vec<u8>) {
+        if !self.stream {
+            if let Ok(v) = serde_json::from_str::<Value>(&raw.data) {
+                self.agg.push(&v);
+            }
+            return;
+        }
+        let Some(m) = Members::parse(&raw.data) else {
+            return;
+        };
+        if !has_choices(&m) {
+            return;
+        }
+        self.role_sent = true;
+        out.extend_from_slice(b"data: ");
+        m.write(
+            &[
+                ("id", &meta.gen_id),
+                ("object", &"chat.completion.chunk"),
+                ("created", &meta.created),
+                ("model", &meta.model),
+                ("provider", &meta.provider),
+            ],
+            &["usage"],
+            out,
+        );
+        out.extend_from_slice(b"\n\n");
+    }
+
+    fn event(&mut self, ev: &Event, meta: &Meta<'_>, out: &mut Vec<u8>) {
+        if !self.stream {
+            self.agg.push_event(ev);
+            return;
+        }
+        let (delta, finish) = match ev {
+            Event::Text(t) => (json!({ "content": t }), None),
+            Event::Refusal(t) => (json!({ "refusal": t }), None),
+            Event::Reasoning(t) => (
+                json!({ "reasoning": t, "reasoning_details": [
+                    {"type": "reasoning.text", "text": t, "format": format_of_family(meta.family), "index": 0}
+                ]}),
+                None,
+            ),
+            Event::ReasoningSignature(s) => (
+                json!({ "reasoning_details": [
+                    {"type": "reasoning.text", "signature": s, "format": format_of_family(meta.family), "index": 0}
+                ]}),
+                None,
+            ),
+            Event::EncryptedReasoning(d) => (
+                json!({ "reasoning_details": [
+                    {"type": "reasoning.encrypted", "data": d, "format": format_of_family(meta.family), "index": 0}
+                ]}),
+                None,
+            ),
+            Event::ToolStart { index, id, name } => (
+                json!({ "tool_calls": [{"index": index, "id": id, "type": "function",
+                                        "function": {"name": name, "arguments": ""}}] }),
+                None,
+            ),
+            Event::ToolArgs { index, delta } => (
+                json!({ "tool_calls": [{"index": index, "function": {"arguments": delta}}] }),
+                None,
+            ),
+            Event::Finish(f) => (json!({}), Some(f.as_openai())),
+            _ => return,
+        };
+        let mut delta = delta;
+        if !self.role_sent && finish.is_none() {
+            self.role_sent = true;
+            if let Some(d) = delta.as_object_mut() {
+                d.insert("role".to_owned(), Value::from("assistant"));
+            }
+        }
+        let choices = json!([{"index": 0, "delta": delta, "finish_reason": finish}]);
+        Self::chunk(meta, &choices, out);
+    }
+
+    fn finish(&mut self, end: &End<'_>, out: &mut Vec<u8>) {
+        if !self.stream {
+            return;
+        }
+        let mut obj = stamp(&end.meta);
+        obj.insert("choices".to_owned(), Value::Array(Vec::new()));
+        obj.insert(
+            "usage".to_owned(),
+            serde_json::to_value(end.usage).unwrap_or(Value::Null),
+        );
+        sse::data(&Value::Object(obj), out);
+        sse::done(out);
+    }
+
+    fn fail(&mut self, err: &ApiError, end: &End<'_>, out: &mut Vec<u8>) {
+        if !self.stream {
+            return;
+        }
+        let mut obj = stamp(&end.meta);
+        obj.insert(
+            "choices".to_owned(),
+            json!([{"index": 0, "delta": {}, "finish_reason": "error"}]),
+        );
+        let mut metadata = err.metadata.clone();
+        metadata
+            .entry("error_type")
+            .or_insert_with(|| Value::from(error_type(err.status)));
+        obj.insert(
+            "error".to_owned(),
+            json!({"code": err.status, "message": err.message, "metadata": metadata}),
+        );
+        obj.insert(
+            "usage".to_owned(),
+            serde_json::to_value(end.usage).unwrap_or(Value::Null),
+        );
+        sse::data(&Value::Object(obj), out);
+        sse::done(out);
+    }
+
+    fn body(&mut self, end: &End<'_>) -> Vec<u8> {
+        let mut choices = std::mem::take(&mut self.agg).into_choices();
+        if let (Some(c0), Some(f)) = (
+            choices.get_mut(0).and_then(Value::as_object_mut),
+            end.finish,
+        ) {
+            c0.entry("finish_reason").and_modify(|r| {
+                if r.is_null() {
+                    *r = Value::from(f.as_openai());
+                }
+            });
+        }
+        let m = &end.meta;
+        let body = json!({
+            "id": m.gen_id,
+            "object": "chat.completion",
+            "created": m.created,
+            "model": m.model,
+            "provider": m.provider,
+            "system_fingerprint": null,
+            "choices": choices,
+            "usage": end.usage,
+        });
+        serde_json::to_vec(&body).unwrap_or_default()
+    }
+}
+
+/// OpenRouter's `error.metadata.error_type` for a stream's error chunk.
+fn error_type(status: u16) -> &'static str {
+    match status {
+        408 => "timeout",
+        429 => "rate_limit",
+        400..=499 => "invalid_request",
+        503 => "provider_unavailable",
+        _ => "provider_error",
+    }
+}
