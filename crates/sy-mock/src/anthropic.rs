@@ -210,7 +210,11 @@ pub(crate) fn stream(ctx: &Ctx<'_>, reply: &Reply) -> Vec<Step> {
             return s.into_steps();
         }
         s.pace_first();
-        for piece in tool.pieces() {
+        // the call's start is content chunk 0, its argument pieces 1.. (faults may cut inside)
+        for (k, piece) in tool.pieces().into_iter().enumerate() {
+            if s.fault_before(k + 1, &w) {
+                return s.into_steps();
+            }
             s.pace_token();
             s.send(
                 Event::ContentBlockDelta {
