@@ -42,7 +42,6 @@ fn stamp(meta: &Meta<'_>) -> Map<String, Value> {
     obj.insert("created".to_owned(), Value::from(meta.created));
     obj.insert("model".to_owned(), Value::from(meta.model));
     obj.insert("provider".to_owned(), Value::from(meta.provider));
-    obj.insert("system_fingerprint".to_owned(), Value::Null);
     obj
 }
 

@@ -220,10 +220,8 @@ impl MessagesRender {
                 self.open = Some((index, k));
                 self.next_index = self.next_index.max(index + 1);
             }
-            "content_block_stop" => {
-                if self.open.is_some_and(|(i, _)| i == index) {
-                    self.open = None;
-                }
+            "content_block_stop" if self.open.is_some_and(|(i, _)| i == index) => {
+                self.open = None;
             }
             _ => {}
         }
