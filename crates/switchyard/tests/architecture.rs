@@ -6,7 +6,13 @@
 use std::collections::{BTreeSet, HashMap};
 use std::process::Command;
 
-const PURE: &[&str] = &["sy-api", "sy-config", "sy-routing", "sy-providers"];
+const PURE: &[&str] = &[
+    "sy-api",
+    "sy-config",
+    "sy-routing",
+    "sy-providers",
+    "sy-dialects",
+];
 const IO: &[&str] = &["tokio", "reqwest", "axum", "hyper", "sqlx", "redis", "mio"];
 
 #[test]
