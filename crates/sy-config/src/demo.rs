@@ -3,7 +3,7 @@
 //! the simulated providers' address, filled in at start-up. No keys, no network.
 
 /// The demo catalog in the ordinary config format, so it is validated like any other.
-pub const DEMO_TOML: &str = r#"# Switchyard demo catalog: four simulated providers, four models.
+pub const DEMO_TOML: &str = r#"# Switchyard demo catalog: five simulated providers, five models.
 [routing]
 outage_window_s = 30
 first_token_timeout_s = 5
@@ -29,6 +29,13 @@ data_collection = "deny"
 name = "flakyhost"           # cheap, but about 3 requests in 10 get a 503
 base_url = "${SWITCHYARD_DEMO_MOCK}/p/flakyhost/v1"
 data_collection = "allow"
+
+[[providers]]
+name = "anthropic"           # the Messages API (simulated): thinking with signatures, tool use
+api = "anthropic"
+base_url = "${SWITCHYARD_DEMO_MOCK}/p/anthropic/v1"
+data_collection = "deny"
+zdr = true
 
 [[models]]
 id = "meta-llama/llama-4-scout"
@@ -97,6 +104,27 @@ context_length = 32768
   prompt_price = 0.20
   completion_price = 0.60
   supported_parameters = ["temperature", "top_p", "max_tokens", "stop", "seed"]
+
+[[models]]
+id = "anthropic/claude-sonnet-4.5"
+name = "Claude Sonnet 4.5 (demo: Anthropic's API, and an OpenAI-compatible host)"
+context_length = 200000
+
+  [[models.endpoints]]
+  provider = "anthropic"
+  upstream_model = "claude-sonnet-4-5"
+  prompt_price = 3.0
+  completion_price = 15.0
+  max_completion_tokens = 64000
+  supported_parameters = ["temperature", "top_p", "top_k", "max_tokens", "stop", "tools", "tool_choice", "reasoning"]
+
+  [[models.endpoints]]
+  provider = "steadyai"
+  upstream_model = "anthropic/claude-sonnet-4.5"
+  prompt_price = 3.3
+  completion_price = 16.5
+  max_completion_tokens = 64000
+  supported_parameters = ["temperature", "top_p", "max_tokens", "stop", "tools", "tool_choice", "reasoning"]
 
 [[models]]
 id = "google/gemma-3-27b"

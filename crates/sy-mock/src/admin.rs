@@ -87,3 +87,15 @@ pub(crate) async fn reset_all(State(app): State<Arc<App>>) -> Json<BTreeMap<Stri
             .collect(),
     )
 }
+
+/// `GET /admin/providers/{name}/last_request`: the last request the provider received, as
+/// `{"path", "headers", "body"}` (credentials left out).
+pub(crate) async fn last_request(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+) -> Response {
+    match app.registry.get(&name).and_then(|p| p.last_request()) {
+        Some(r) => Json(r).into_response(),
+        None => unknown(&name),
+    }
+}

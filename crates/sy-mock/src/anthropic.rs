@@ -9,8 +9,13 @@ use crate::reply::{random_hex, Ctx, Finish, Reply};
 use crate::script::{json_bytes, sse_event, FaultEvents, Script, Step};
 
 const PING: &[u8] = b"event: ping\ndata: {\"type\":\"ping\"}\n\n";
-const BLOCK_STOP: &[u8] =
-    b"event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n";
+
+/// `content_block_stop` for block `index`.
+fn block_stop(index: u32) -> Bytes {
+    Bytes::from(format!(
+        "event: content_block_stop\ndata: {{\"type\":\"content_block_stop\",\"index\":{index}}}\n\n"
+    ))
+}
 const MESSAGE_STOP: &[u8] = b"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
 
 /// Anthropic's `stop_reason` for a reply.
@@ -33,6 +38,10 @@ struct Usage {
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum Block<'a> {
+    Thinking {
+        thinking: &'a str,
+        signature: &'a str,
+    },
     Text {
         text: &'a str,
     },
@@ -68,12 +77,21 @@ pub(crate) fn message(ctx: &Ctx<'_>, reply: &Reply) -> Bytes {
         },
         None => Block::Text { text: &reply.text },
     };
+    let signature = reply.reasoning.as_deref().map(crate::thinking::signature);
+    let mut content = Vec::with_capacity(2);
+    if let (Some(thinking), Some(signature)) = (&reply.reasoning, &signature) {
+        content.push(Block::Thinking {
+            thinking,
+            signature,
+        });
+    }
+    content.push(block);
     json_bytes(&Message {
         id: &id,
         kind: "message",
         role: "assistant",
         model: ctx.model,
-        content: &[block],
+        content: &content,
         stop_reason: Some(stop_reason(reply)),
         stop_sequence: reply.stop_sequence.as_deref(),
         usage: (!ctx.b.no_usage).then_some(Usage {
@@ -128,6 +146,8 @@ impl Event<'_> {
 enum Delta<'a> {
     TextDelta { text: &'a str },
     InputJsonDelta { partial_json: &'a str },
+    ThinkingDelta { thinking: &'a str },
+    SignatureDelta { signature: &'a str },
 }
 
 #[derive(Serialize)]
@@ -192,11 +212,44 @@ pub(crate) fn stream(ctx: &Ctx<'_>, reply: &Reply) -> Vec<Step> {
         }
         .encode(),
     );
+    // reasoning first, as its own (signed) block; the answer's block follows it
+    let at: u32 = u32::from(reply.reasoning.is_some());
+    if let Some(thinking) = &reply.reasoning {
+        s.send(
+            Event::ContentBlockStart {
+                index: 0,
+                content_block: Block::Thinking {
+                    thinking: "",
+                    signature: "",
+                },
+            }
+            .encode(),
+        );
+        s.pace_first();
+        for piece in crate::thinking::pieces(thinking) {
+            s.send(
+                Event::ContentBlockDelta {
+                    index: 0,
+                    delta: Delta::ThinkingDelta { thinking: piece },
+                }
+                .encode(),
+            );
+        }
+        let sig = crate::thinking::signature(thinking);
+        s.send(
+            Event::ContentBlockDelta {
+                index: 0,
+                delta: Delta::SignatureDelta { signature: &sig },
+            }
+            .encode(),
+        );
+        s.send(block_stop(0));
+    }
     if let Some(tool) = &reply.tool {
         let empty = Value::Object(serde_json::Map::new());
         s.send(
             Event::ContentBlockStart {
-                index: 0,
+                index: at,
                 content_block: Block::ToolUse {
                     id: &tool.id,
                     name: &tool.name,
@@ -218,7 +271,7 @@ pub(crate) fn stream(ctx: &Ctx<'_>, reply: &Reply) -> Vec<Step> {
             s.pace_token();
             s.send(
                 Event::ContentBlockDelta {
-                    index: 0,
+                    index: at,
                     delta: Delta::InputJsonDelta {
                         partial_json: piece,
                     },
@@ -229,7 +282,7 @@ pub(crate) fn stream(ctx: &Ctx<'_>, reply: &Reply) -> Vec<Step> {
     } else {
         s.send(
             Event::ContentBlockStart {
-                index: 0,
+                index: at,
                 content_block: Block::Text { text: "" },
             }
             .encode(),
@@ -246,7 +299,7 @@ pub(crate) fn stream(ctx: &Ctx<'_>, reply: &Reply) -> Vec<Step> {
             }
             s.send(
                 Event::ContentBlockDelta {
-                    index: 0,
+                    index: at,
                     delta: Delta::TextDelta { text: piece },
                 }
                 .encode(),
@@ -256,7 +309,7 @@ pub(crate) fn stream(ctx: &Ctx<'_>, reply: &Reply) -> Vec<Step> {
             return s.into_steps();
         }
     }
-    s.send(Bytes::from_static(BLOCK_STOP));
+    s.send(block_stop(at));
     s.send(
         Event::MessageDelta {
             delta: StopDelta {

@@ -91,6 +91,9 @@ pub struct Behaviour {
     /// Arguments of the tool call (default `{"location":"Paris","unit":"celsius"}`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_arguments: Option<serde_json::Value>,
+    /// Reasoning text sent first when a request asks for reasoning (default: a short sentence).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<String>,
     /// Answer 400 when the last message is an assistant message.
     pub reject_prefill: bool,
     /// Answer 200 with an unparsable body / stream.

@@ -1,5 +1,6 @@
 //! The simulated providers of the built-in demo: four hosts with distinct
-//! speeds, one of them flaky, each answering with its own short paragraph.
+//! speeds, one of them flaky, and a simulated Anthropic API, each answering
+//! with its own short paragraph.
 
 /// A [`crate::MockConfig`] in TOML for the demo's simulated providers.
 pub const DEMO_MOCK_TOML: &str = r#"# Simulated providers of the Switchyard demo (`switchyard mock` format).
@@ -31,4 +32,10 @@ fail_rate = 0.3
 status = 503
 retry_after = 1
 text = "Hello from flakyhost. This time I answered, but about three requests in ten get a 503 from me. When that happens, Switchyard fails over to another provider before you notice, and my uptime score shows what kind of host I am."
+
+[[providers]]
+name = "anthropic"
+ttft_ms = 250
+tokens_per_s = 80
+text = "Hello from the simulated Anthropic API. I speak the Messages protocol: ask me for extended thinking and I think first, in a signed block; give me tools and I call one. Claude Code and the Anthropic SDKs reach me through Switchyard unchanged, and when I fail they get the same model from steadyai instead."
 "#;

@@ -56,6 +56,7 @@ mod script;
 mod server;
 mod state;
 mod stream;
+mod thinking;
 
 pub use behaviour::{Behaviour, RateLimitKind};
 pub use config::{valid_provider_name, MockConfig, MockProvider};

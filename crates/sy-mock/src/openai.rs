@@ -50,6 +50,9 @@ struct ToolCallOut<'a> {
 struct Message<'a> {
     role: &'static str,
     content: Option<&'a str>,
+    /// Reasoning, as OpenAI-compatible reasoning servers name it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_content: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tool_calls: Option<[ToolCallOut<'a>; 1]>,
     refusal: Option<&'a str>,
@@ -83,6 +86,7 @@ pub(crate) fn completion(ctx: &Ctx<'_>, reply: &Reply) -> Bytes {
         Some(tool) => Message {
             role: "assistant",
             content: None,
+            reasoning_content: reply.reasoning.as_deref(),
             tool_calls: Some([ToolCallOut {
                 index: None,
                 id: Some(&tool.id),
@@ -97,6 +101,7 @@ pub(crate) fn completion(ctx: &Ctx<'_>, reply: &Reply) -> Bytes {
         None => Message {
             role: "assistant",
             content: Some(&reply.text),
+            reasoning_content: reply.reasoning.as_deref(),
             tool_calls: None,
             refusal: None,
         },
@@ -123,6 +128,8 @@ struct Delta<'a> {
     role: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_content: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tool_calls: Option<[ToolCallOut<'a>; 1]>,
 }
@@ -224,6 +231,18 @@ pub(crate) fn stream(ctx: &Ctx<'_>, reply: &Reply) -> Vec<Step> {
         },
         None,
     ));
+    if let Some(reasoning) = &reply.reasoning {
+        s.pace_first();
+        for piece in crate::thinking::pieces(reasoning) {
+            s.send(w.chunk(
+                Delta {
+                    reasoning_content: Some(piece),
+                    ..Delta::default()
+                },
+                None,
+            ));
+        }
+    }
     if let Some(tool) = &reply.tool {
         if s.fault_before(0, &w) {
             return s.into_steps();

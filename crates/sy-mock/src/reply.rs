@@ -80,6 +80,8 @@ pub(crate) struct Reply {
     /// The stop string that cut the text, if any.
     pub stop_sequence: Option<String>,
     pub tool: Option<ToolCall>,
+    /// Reasoning text, sent before the answer, when the request asked for reasoning.
+    pub reasoning: Option<String>,
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
 }
@@ -169,10 +171,15 @@ impl Reply {
             ends.clear();
             finish = Finish::ToolCalls;
         }
+        let reasoning = req.wants_reasoning().then(|| {
+            b.reasoning
+                .clone()
+                .unwrap_or_else(|| crate::thinking::DEFAULT_REASONING.to_owned())
+        });
         let completion_tokens = match &tool {
             Some(t) => words(&t.arguments).max(1),
             None => ends.len() as u64,
-        };
+        } + reasoning.as_deref().map_or(0, words);
         Self {
             text: if tool.is_some() { String::new() } else { text },
             ends,
@@ -183,6 +190,7 @@ impl Reply {
                 None
             },
             tool,
+            reasoning,
             prompt_tokens: req.prompt_tokens(),
             completion_tokens,
         }

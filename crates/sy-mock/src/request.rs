@@ -31,6 +31,10 @@ pub(crate) struct ChatRequest {
     pub stop: Option<Stop>,
     pub stop_sequences: Option<Vec<String>>,
     pub tools: Option<Vec<Value>>,
+    /// Anthropic's extended thinking (`{"type": "enabled", "budget_tokens": N}`).
+    pub thinking: Option<Value>,
+    /// OpenAI's reasoning setting.
+    pub reasoning_effort: Option<String>,
 }
 
 /// One message; `content` is a string or a list of parts.
@@ -105,6 +109,17 @@ impl ChatRequest {
             }
         }
         Ok(())
+    }
+
+    /// Whether the request asks the model to reason.
+    pub(crate) fn wants_reasoning(&self) -> bool {
+        self.reasoning_effort.is_some()
+            || self
+                .thinking
+                .as_ref()
+                .and_then(|t| t.get("type"))
+                .and_then(Value::as_str)
+                .is_some_and(|t| t != "disabled")
     }
 
     /// The messages, or none.

@@ -39,6 +39,8 @@ pub(crate) struct Script<'a> {
     b: &'a Behaviour,
     at: Duration,
     per_token: Duration,
+    /// The first content's pause is taken (reasoning came before the answer).
+    first_paced: bool,
 }
 
 impl<'a> Script<'a> {
@@ -49,6 +51,7 @@ impl<'a> Script<'a> {
             b,
             at: Duration::ZERO,
             per_token: b.per_token(),
+            first_paced: false,
         }
     }
 
@@ -59,6 +62,11 @@ impl<'a> Script<'a> {
 
     /// The pause before the first content.
     pub(crate) fn pace_first(&mut self) {
+        if self.first_paced {
+            self.pace_token();
+            return;
+        }
+        self.first_paced = true;
         let ttft = self.b.ttft();
         if !ttft.is_zero() {
             self.at += ttft;

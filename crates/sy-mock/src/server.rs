@@ -129,6 +129,11 @@ impl MockServer {
         Some(self.app.registry.get(provider)?.stats())
     }
 
+    /// The last request `provider` received: `{"path", "headers", "body"}`.
+    pub fn last_request(&self, provider: &str) -> Option<serde_json::Value> {
+        self.app.registry.get(provider)?.last_request()
+    }
+
     /// Waits until the server has stopped (after `shutdown` is cancelled).
     ///
     /// # Errors
@@ -150,6 +155,10 @@ fn router(app: Arc<App>) -> Router {
             get(admin::show).put(admin::replace),
         )
         .route("/admin/providers/{name}/reset", post(admin::reset))
+        .route(
+            "/admin/providers/{name}/last_request",
+            get(admin::last_request),
+        )
         .route("/admin/reset", post(admin::reset_all))
         .route("/p/{provider}/{*rest}", any(prefixed))
         .fallback(unprefixed)
@@ -190,6 +199,22 @@ async fn route(
     body: Bytes,
 ) -> Response {
     let path = path.trim_end_matches('/');
+    if method == Method::POST {
+        let p = app.registry.get_or_create(provider);
+        p.remember(serde_json::json!({
+            "path": path,
+            "headers": headers
+                .iter()
+                .filter(|(k, _)| !k.as_str().eq_ignore_ascii_case("authorization") && k.as_str() != "x-api-key")
+                .filter_map(|(k, v)| Some((k.as_str().to_owned(), serde_json::Value::from(v.to_str().ok()?))))
+                .collect::<serde_json::Map<_, _>>(),
+            "body": serde_json::from_slice::<serde_json::Value>(&body).unwrap_or(serde_json::Value::Null),
+        }));
+    }
+    if path.ends_with("messages/count_tokens") && method == Method::POST {
+        let p = app.registry.get_or_create(provider);
+        return count_tokens(&p, &body);
+    }
     let api = if path.ends_with("chat/completions") {
         Api::OpenAi
     } else if path.ends_with("messages") {
@@ -211,6 +236,28 @@ async fn route(
     }
     let p = app.registry.get_or_create(provider);
     chat(app, &p, api, &body).await
+}
+
+/// `POST .../messages/count_tokens`: `{"input_tokens": N}` (the mock's word count).
+fn count_tokens(p: &Provider, body: &[u8]) -> Response {
+    let b = p.behaviour();
+    if let Some(status) = b.status {
+        let message = format!("mock {}: injected status {status}", p.name);
+        return api_error(Api::Anthropic, status, &message, &b, false);
+    }
+    let req = match ChatRequest::parse(body) {
+        Ok(r) if r.model.as_deref().is_some_and(|m| !m.is_empty()) => r,
+        Ok(_) => return api_error(Api::Anthropic, 400, "model: Field required", &b, false),
+        Err(e) => return api_error(Api::Anthropic, 400, &e, &b, false),
+    };
+    let body = serde_json::json!({ "input_tokens": req.prompt_tokens() });
+    respond(
+        StatusCode::OK,
+        "application/json",
+        Vec::new(),
+        &b,
+        Body::from(serde_json::to_vec(&body).unwrap_or_default()),
+    )
 }
 
 fn models(p: &Provider, headers: &HeaderMap) -> Response {
@@ -280,6 +327,12 @@ async fn chat(app: &App, p: &Arc<Provider>, api: Api, body: &[u8]) -> Response {
             return api_error(api, 400, &message, &b, false);
         }
     };
+    if api == Api::Anthropic {
+        // Anthropic checks the signature of every thinking block sent back to it
+        if let Some(problem) = crate::thinking::bad_signature(req.messages()) {
+            return api_error(api, 400, &problem, &b, false);
+        }
+    }
     if b.reject_prefill && req.ends_with_assistant() {
         let message = format!(
             "PREFILL_REJECTED by {}: this endpoint does not accept a trailing assistant message",

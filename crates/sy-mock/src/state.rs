@@ -48,6 +48,8 @@ pub(crate) struct Provider {
     active: AtomicU64,
     failed: AtomicU64,
     streams: AtomicU64,
+    /// The last request received (path, headers, body), for tests of what a gateway sends.
+    last: std::sync::Mutex<Option<serde_json::Value>>,
 }
 
 impl Provider {
@@ -66,7 +68,21 @@ impl Provider {
             active: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             streams: AtomicU64::new(0),
+            last: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Keeps a request as the last one received.
+    pub(crate) fn remember(&self, request: serde_json::Value) {
+        *self.last.lock().unwrap_or_else(PoisonError::into_inner) = Some(request);
+    }
+
+    /// The last request received: `{"path", "headers", "body"}`.
+    pub fn last_request(&self) -> Option<serde_json::Value> {
+        self.last
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The behaviour for one request and the token that releases it.

@@ -64,6 +64,35 @@ impl Protocol for Anthropic {
         })
     }
 
+    /// `POST /messages/count_tokens` with the fields it takes (SPEC §4.6).
+    fn count_tokens(&self, req: &Request, target: &Target<'_>) -> Option<Call> {
+        let mut call = self.encode(req, target, Continue::Fresh).ok()?;
+        let mut body: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&call.body).ok()?;
+        body.retain(|k, _| {
+            matches!(
+                k.as_str(),
+                "model"
+                    | "messages"
+                    | "system"
+                    | "tools"
+                    | "tool_choice"
+                    | "thinking"
+                    | "mcp_servers"
+            )
+        });
+        call.body = serde_json::to_vec(&body).ok()?;
+        call.path = "/messages/count_tokens".to_owned();
+        Some(call)
+    }
+
+    fn read_count(&self, body: &[u8]) -> Option<u64> {
+        serde_json::from_slice::<serde_json::Value>(body)
+            .ok()?
+            .get("input_tokens")?
+            .as_u64()
+    }
+
     fn decoder(&self, _target: &Target<'_>, cont: Continue<'_>, whole: bool) -> Box<dyn Decode> {
         let handler = EventHandler::resuming(cont.prefill());
         if whole {

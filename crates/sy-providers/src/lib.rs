@@ -111,6 +111,16 @@ pub trait Protocol: Sync {
     fn parse_error(&self, status: u16, body: &[u8]) -> UpstreamError {
         parse_error_body(status, body)
     }
+
+    /// A call that counts a request's input tokens, for protocols that have one.
+    fn count_tokens(&self, _req: &Request, _target: &Target<'_>) -> Option<Call> {
+        None
+    }
+
+    /// The count in the answer to `count_tokens`'s call.
+    fn read_count(&self, _body: &[u8]) -> Option<u64> {
+        None
+    }
 }
 
 /// The protocol of an `api`.

@@ -1,6 +1,7 @@
 //! Thin axum handlers: extract, call into the core, answer.
 
 pub mod catalog;
+pub mod count;
 pub mod dashboard;
 pub mod dialect;
 pub mod explain;

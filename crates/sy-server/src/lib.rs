@@ -32,6 +32,10 @@ fn api() -> Router<Arc<AppState>> {
     Router::new()
         .route("/chat/completions", post(handlers::dialect::chat))
         .route("/messages", post(handlers::dialect::messages))
+        .route(
+            "/messages/count_tokens",
+            post(handlers::count::count_tokens),
+        )
         .route("/models", get(handlers::catalog::models))
         .route("/models/{*rest}", get(handlers::catalog::endpoints))
         .route("/routing/explain", post(handlers::explain::explain))

@@ -124,6 +124,24 @@ impl ProviderClient {
         self.limiter.in_flight()
     }
 
+    /// Sends a call and reads its whole answer (at most 64 KiB): its status and body. For small
+    /// side calls (token counts), not for answers.
+    pub async fn exchange(&self, call: Call) -> Result<(u16, Vec<u8>), FailureKind> {
+        let url = format!("{}{}", self.base_url, call.path);
+        let mut req = self
+            .http
+            .post(url)
+            .headers(self.headers.clone())
+            .body(call.body);
+        for (k, v) in &call.headers {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        let resp = req.send().await.map_err(|e| transport_failure(&e))?;
+        let status = resp.status().as_u16();
+        let body = read_capped(resp, MAX_ERROR_BODY).await?;
+        Ok((status, body))
+    }
+
     /// Sends one call. Returns once the upstream's status line and headers are in: an answer to
     /// read, or the failure (an error status with its body read and scrubbed).
     pub async fn open(
