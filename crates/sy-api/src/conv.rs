@@ -22,6 +22,9 @@ pub enum Role {
     Assistant,
     /// Results of tool calls (OpenAI's `tool` messages; a user turn for Anthropic).
     Tool,
+    /// Instructions in the middle of the conversation (Anthropic's `system` turns, as Claude
+    /// Code sends them); protocols without them fold them into their system instructions.
+    System,
 }
 
 #[derive(Debug, Clone, PartialEq)]

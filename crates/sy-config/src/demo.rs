@@ -106,13 +106,13 @@ context_length = 32768
   supported_parameters = ["temperature", "top_p", "max_tokens", "stop", "seed"]
 
 [[models]]
-id = "anthropic/claude-sonnet-4.5"
-name = "Claude Sonnet 4.5 (demo: Anthropic's API, and an OpenAI-compatible host)"
+id = "anthropic/claude-sonnet-5.5"
+name = "Claude Sonnet 5.5 (demo: Anthropic's API, and an OpenAI-compatible host)"
 context_length = 200000
 
   [[models.endpoints]]
   provider = "anthropic"
-  upstream_model = "claude-sonnet-4-5"
+  upstream_model = "claude-sonnet-5-5"
   prompt_price = 3.0
   completion_price = 15.0
   max_completion_tokens = 64000
@@ -120,7 +120,7 @@ context_length = 200000
 
   [[models.endpoints]]
   provider = "steadyai"
-  upstream_model = "anthropic/claude-sonnet-4.5"
+  upstream_model = "anthropic/claude-sonnet-5.5"
   prompt_price = 3.3
   completion_price = 16.5
   max_completion_tokens = 64000

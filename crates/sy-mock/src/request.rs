@@ -82,11 +82,11 @@ impl ChatRequest {
                 if self.max_tokens.is_none() {
                     return Err("max_tokens: Field required".to_owned());
                 }
+                // `system` turns mid-conversation are what Claude Code sends (a recent beta)
                 for (i, m) in messages.iter().enumerate() {
-                    if m.role != "user" && m.role != "assistant" {
+                    if m.role != "user" && m.role != "assistant" && m.role != "system" {
                         return Err(format!(
-                            "messages.{i}.role: Input should be 'user' or 'assistant' \
-                             (system prompts go in the top-level 'system' field)"
+                            "messages.{i}.role: Input should be 'user', 'assistant' or 'system'"
                         ));
                     }
                 }

@@ -150,6 +150,19 @@ fn params(body: &Map<String, Value>, max_tokens: u64) -> Result<Params, ApiError
         },
         None => None,
     };
+    // `output_config.effort` (Claude Code sends it with adaptive thinking) is the effort a
+    // translation asks of another provider's reasoning
+    let effort = body
+        .get("output_config")
+        .and_then(|o| o.get("effort"))
+        .and_then(Value::as_str);
+    let reasoning = match (reasoning, effort) {
+        (Some(mut r), Some(e)) if r.enabled != Some(false) => {
+            r.effort = Some(e.to_owned());
+            Some(r)
+        }
+        (r, _) => r,
+    };
     Ok(Params {
         max_tokens: Some(max_tokens),
         temperature: body.get("temperature").and_then(Value::as_f64),
@@ -217,10 +230,11 @@ fn turns(v: Option<&Value>) -> Result<Vec<Turn>, ApiError> {
         let role = match m.get("role").and_then(Value::as_str) {
             Some("user") => Role::User,
             Some("assistant") => Role::Assistant,
+            Some("system") => Role::System,
             Some(r) => {
                 return Err(field_error(
                     &format!("{at}.role"),
-                    &format!("`{r}` is not a known role (user or assistant)"),
+                    &format!("`{r}` is not a known role (user, assistant or system)"),
                 ))
             }
             None => return Err(field_error(&format!("{at}.role"), "must be a string")),

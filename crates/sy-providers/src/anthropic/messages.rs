@@ -37,6 +37,13 @@ pub(super) fn translate(conv: &Conversation, prefill: Option<&str>) -> Result<Tr
         let side = match t.role {
             Role::Assistant => Side::Assistant,
             Role::User | Role::Tool => Side::User,
+            // instructions mid-conversation join the system instructions
+            Role::System => {
+                for (j, p) in t.parts.iter().enumerate() {
+                    system.extend(block(p, true).map_err(|e| format!("system content[{j}]: {e}"))?);
+                }
+                continue;
+            }
         };
         let mut blocks = Vec::with_capacity(t.parts.len());
         for p in &t.parts {

@@ -64,6 +64,9 @@ fn translated(req: &Request, prefill: Option<&str>) -> Map<String, Value> {
     for t in &c.turns {
         match t.role {
             Role::User => messages.push(json!({"role": "user", "content": content(&t.parts)})),
+            Role::System => {
+                messages.push(json!({"role": "system", "content": content(&t.parts)}));
+            }
             Role::Assistant => {
                 let mut m = Map::new();
                 m.insert("role".to_owned(), Value::from("assistant"));
