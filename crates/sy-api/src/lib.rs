@@ -4,6 +4,7 @@
 //! SPEC §4.5. Pure: no IO, no async.
 
 mod conv;
+mod embed;
 mod error;
 mod event;
 mod prefs;
@@ -14,6 +15,7 @@ mod usage;
 pub use conv::{
     Conversation, Media, OutputFormat, Params, Part, Reasoning, Role, Tool, ToolChoice, Turn,
 };
+pub use embed::{EmbedInput, EmbedRequest, Encoding};
 pub use error::{ApiError, ErrorBody};
 pub use event::{Event, Finish, Frame, RawFrame, UpstreamError, UpstreamUsage};
 pub use prefs::{

@@ -127,10 +127,18 @@ pub struct Provider {
     pub headers: Vec<(String, String)>,
 }
 
+/// What a model produces (SPEC §3): chat answers, or embedding vectors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelKind {
+    Chat,
+    Embedding,
+}
+
 #[derive(Debug, Clone)]
 pub struct Model {
     pub id: String,
     pub name: String,
+    pub kind: ModelKind,
     pub context_length: u64,
     pub fallbacks: Vec<String>,
     pub endpoints: Vec<Endpoint>,
@@ -155,6 +163,14 @@ pub struct Endpoint {
     pub supported_parameters: Vec<String>,
     /// Resolved: explicit value, else true for `api = "anthropic"` and false otherwise.
     pub supports_prefill: bool,
+    /// USD per million prompt tokens read from the provider's cache (unset: `prompt_price`).
+    pub cache_read_price: Option<f64>,
+    /// USD per million prompt tokens written to the provider's cache (unset: `prompt_price`).
+    pub cache_write_price: Option<f64>,
+    /// USD per million reasoning tokens (unset: `completion_price`).
+    pub reasoning_price: Option<f64>,
+    /// The vector length of an embedding endpoint.
+    pub dimensions: Option<u64>,
 }
 
 impl Endpoint {

@@ -8,6 +8,7 @@
 //! Pure: bytes and values in, bytes out.
 
 mod chat;
+pub mod embeddings;
 mod messages;
 mod sse;
 

@@ -33,6 +33,11 @@ struct Usage {
     #[serde(skip_serializing_if = "Option::is_none")]
     input_tokens: Option<u64>,
     output_tokens: u64,
+    /// Anthropic's `input_tokens` leaves these out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache_read_input_tokens: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache_creation_input_tokens: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -97,6 +102,8 @@ pub(crate) fn message(ctx: &Ctx<'_>, reply: &Reply) -> Bytes {
         usage: (!ctx.b.no_usage).then_some(Usage {
             input_tokens: Some(reply.prompt_tokens),
             output_tokens: reply.completion_tokens,
+            cache_read_input_tokens: Some(ctx.b.cached_tokens),
+            cache_creation_input_tokens: Some(ctx.b.cache_write_tokens),
         }),
     })
 }
@@ -143,6 +150,7 @@ impl Event<'_> {
 
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[allow(clippy::enum_variant_names)] // the variants are named as Anthropic's delta types
 enum Delta<'a> {
     TextDelta { text: &'a str },
     InputJsonDelta { partial_json: &'a str },
@@ -207,6 +215,8 @@ pub(crate) fn stream(ctx: &Ctx<'_>, reply: &Reply) -> Vec<Step> {
                 usage: (!b.no_usage).then_some(Usage {
                     input_tokens: Some(reply.prompt_tokens),
                     output_tokens: 1,
+                    cache_read_input_tokens: Some(b.cached_tokens),
+                    cache_creation_input_tokens: Some(b.cache_write_tokens),
                 }),
             },
         }
@@ -319,6 +329,8 @@ pub(crate) fn stream(ctx: &Ctx<'_>, reply: &Reply) -> Vec<Step> {
             usage: (!b.no_usage).then_some(Usage {
                 input_tokens: None,
                 output_tokens: reply.completion_tokens,
+                cache_read_input_tokens: None,
+                cache_creation_input_tokens: None,
             }),
         }
         .encode(),

@@ -91,6 +91,10 @@ pub struct Behaviour {
     /// Arguments of the tool call (default `{"location":"Paris","unit":"celsius"}`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_arguments: Option<serde_json::Value>,
+    /// Prompt tokens reported as read from the prompt cache (part of the prompt tokens).
+    pub cached_tokens: u64,
+    /// Prompt tokens reported as written to the prompt cache (part of the prompt tokens).
+    pub cache_write_tokens: u64,
     /// Reasoning text sent first when a request asks for reasoning (default: a short sentence).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reasoning: Option<String>,

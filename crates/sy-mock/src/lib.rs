@@ -48,6 +48,7 @@ mod anthropic;
 mod behaviour;
 mod config;
 mod demo;
+mod embed;
 mod openai;
 mod ratelimit;
 mod reply;

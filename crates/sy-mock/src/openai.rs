@@ -16,14 +16,38 @@ struct Usage {
     prompt_tokens: u64,
     completion_tokens: u64,
     total_tokens: u64,
+    prompt_tokens_details: PromptDetails,
+    completion_tokens_details: CompletionDetails,
+}
+
+#[derive(Serialize)]
+struct PromptDetails {
+    cached_tokens: u64,
+    /// OpenRouter's name for tokens written to the prompt cache.
+    cache_write_tokens: u64,
+}
+
+#[derive(Serialize)]
+struct CompletionDetails {
+    reasoning_tokens: u64,
 }
 
 impl Usage {
-    fn new(prompt_tokens: u64, completion_tokens: u64) -> Self {
+    /// A reply's usage: prompt tokens include the cached and cache-written ones (as OpenAI
+    /// counts), completion tokens the reasoning ones.
+    fn of(reply: &Reply, b: &crate::Behaviour) -> Self {
+        let prompt_tokens = reply.prompt_tokens + b.cached_tokens + b.cache_write_tokens;
         Self {
             prompt_tokens,
-            completion_tokens,
-            total_tokens: prompt_tokens + completion_tokens,
+            completion_tokens: reply.completion_tokens,
+            total_tokens: prompt_tokens + reply.completion_tokens,
+            prompt_tokens_details: PromptDetails {
+                cached_tokens: b.cached_tokens,
+                cache_write_tokens: b.cache_write_tokens,
+            },
+            completion_tokens_details: CompletionDetails {
+                reasoning_tokens: reply.reasoning.as_deref().map_or(0, crate::request::words),
+            },
         }
     }
 }
@@ -117,7 +141,7 @@ pub(crate) fn completion(ctx: &Ctx<'_>, reply: &Reply) -> Bytes {
             logprobs: None,
             finish_reason: reply.finish.openai(),
         }],
-        usage: (!ctx.b.no_usage).then(|| Usage::new(reply.prompt_tokens, reply.completion_tokens)),
+        usage: (!ctx.b.no_usage).then(|| Usage::of(reply, ctx.b)),
         system_fingerprint: &fingerprint,
     })
 }
@@ -311,7 +335,7 @@ pub(crate) fn stream(ctx: &Ctx<'_>, reply: &Reply) -> Vec<Step> {
     }
     s.send(w.chunk(Delta::default(), Some(reply.finish.openai())));
     if ctx.include_usage && !b.no_usage {
-        s.send(w.usage(Usage::new(reply.prompt_tokens, reply.completion_tokens)));
+        s.send(w.usage(Usage::of(reply, b)));
     }
     if !b.no_done {
         s.send(Bytes::from_static(DONE));
@@ -417,7 +441,9 @@ mod tests {
         assert_eq!(usage["choices"], serde_json::json!([]));
         assert_eq!(
             usage["usage"],
-            serde_json::json!({"prompt_tokens": 2, "completion_tokens": 2, "total_tokens": 4})
+            serde_json::json!({"prompt_tokens": 2, "completion_tokens": 2, "total_tokens": 4,
+                "prompt_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+                "completion_tokens_details": {"reasoning_tokens": 0}})
         );
         assert_eq!(ev[5], "data: [DONE]\n\n");
         // Every chunk of one stream shares its id.

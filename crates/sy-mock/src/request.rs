@@ -308,8 +308,8 @@ mod tests {
             ),
             (
                 Api::Anthropic,
-                r#"{"model":"m","max_tokens":5,"messages":[{"role":"system","content":"x"}]}"#,
-                Some("system"),
+                r#"{"model":"m","max_tokens":5,"messages":[{"role":"tool","content":"x"}]}"#,
+                Some("role"),
             ),
             (
                 Api::Anthropic,

@@ -211,6 +211,10 @@ async fn route(
             "body": serde_json::from_slice::<serde_json::Value>(&body).unwrap_or(serde_json::Value::Null),
         }));
     }
+    if path.ends_with("embeddings") && method == Method::POST {
+        let p = app.registry.get_or_create(provider);
+        return embeddings(app, &p, &body).await;
+    }
     if path.ends_with("messages/count_tokens") && method == Method::POST {
         let p = app.registry.get_or_create(provider);
         return count_tokens(&p, &body);
@@ -284,13 +288,18 @@ fn models(p: &Provider, headers: &HeaderMap) -> Response {
     )
 }
 
-/// One chat request, in the order the conformance fake checks things.
-async fn chat(app: &App, p: &Arc<Provider>, api: Api, body: &[u8]) -> Response {
+/// What every answer goes through first, in the order the conformance fake checks things:
+/// `refuse`, `latency_ms`, injected failures, `hang`. Err: the answer is already decided.
+async fn prelude(
+    app: &App,
+    p: &Arc<Provider>,
+    api: Api,
+) -> Result<(Arc<Behaviour>, CancellationToken, crate::state::ActiveGuard), Response> {
     let active = p.begin();
     let (b, release) = p.snapshot();
     if b.refuse {
         p.count_failed();
-        return Response::new(stream::dropped_connection());
+        return Err(Response::new(stream::dropped_connection()));
     }
     if b.latency_ms > 0 {
         let deadline = Instant::now() + Duration::from_millis(b.latency_ms);
@@ -306,20 +315,29 @@ async fn chat(app: &App, p: &Arc<Provider>, api: Api, body: &[u8]) -> Response {
             p.count_failed();
             let status = b.failure_status(source);
             let message = format!("mock {}: injected status {status}", p.name);
-            return api_error(api, status, &message, &b, true);
+            return Err(api_error(api, status, &message, &b, true));
         }
     }
     if b.hang {
         stream::hang(&release, &app.shutdown).await;
         p.count_failed();
-        return api_error(
+        return Err(api_error(
             api,
             504,
             &format!("mock {}: hang released", p.name),
             &b,
             false,
-        );
+        ));
     }
+    Ok((b, release, active))
+}
+
+/// One chat request.
+async fn chat(app: &App, p: &Arc<Provider>, api: Api, body: &[u8]) -> Response {
+    let (b, release, active) = match prelude(app, p, api).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
     let req = match ChatRequest::parse(body).and_then(|r| r.validate(api).map(|()| r)) {
         Ok(req) => req,
         Err(problem) => {
@@ -378,6 +396,35 @@ async fn chat(app: &App, p: &Arc<Provider>, api: Api, body: &[u8]) -> Response {
         &b,
         Body::from(bytes),
     )
+}
+
+/// `POST .../embeddings` (OpenAI's): deterministic vectors, in input order.
+async fn embeddings(app: &App, p: &Arc<Provider>, body: &[u8]) -> Response {
+    let (b, _release, _active) = match prelude(app, p, Api::OpenAi).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    match crate::embed::answer(body) {
+        Ok(bytes) => {
+            if !b.ttft().is_zero() {
+                stream::sleep_until(Instant::now() + b.ttft(), &app.shutdown).await;
+            }
+            respond(
+                StatusCode::OK,
+                "application/json",
+                Vec::new(),
+                &b,
+                Body::from(bytes),
+            )
+        }
+        Err(problem) => api_error(
+            Api::OpenAi,
+            400,
+            &format!("mock {}: {problem}", p.name),
+            &b,
+            false,
+        ),
+    }
 }
 
 /// `garbage` (unparsable) and `empty` (nothing) answers.

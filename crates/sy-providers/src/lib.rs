@@ -16,7 +16,7 @@ mod sse;
 mod testing;
 mod tokens;
 
-use sy_api::{Family, Frame, Request, UpstreamError};
+use sy_api::{EmbedRequest, Family, Frame, Request, UpstreamError};
 use sy_config::{Api, Provider};
 
 pub use errors::parse_error_body;
@@ -121,6 +121,24 @@ pub trait Protocol: Sync {
     fn read_count(&self, _body: &[u8]) -> Option<u64> {
         None
     }
+
+    /// The call that embeds `req`'s inputs, for protocols that serve embeddings (SPEC §4.8).
+    fn embed(&self, _req: &EmbedRequest, _target: &Target<'_>) -> Option<Call> {
+        None
+    }
+
+    /// The vectors (in input order) and the reported prompt tokens of an embeddings answer.
+    fn read_embeddings(&self, _body: &[u8]) -> Result<Embeddings, String> {
+        Err("this protocol serves no embeddings".to_owned())
+    }
+}
+
+/// An embeddings answer.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Embeddings {
+    pub vectors: Vec<Vec<f32>>,
+    /// Prompt tokens as the upstream reported them.
+    pub prompt_tokens: Option<u64>,
 }
 
 /// The protocol of an `api`.

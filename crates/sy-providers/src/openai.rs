@@ -4,11 +4,12 @@
 //! conversation. Answers are decoded chunk by chunk, each kept raw for a chat client.
 
 mod decode;
+mod embed;
 mod encode;
 
-use sy_api::{Family, Request};
+use sy_api::{EmbedRequest, Family, Request};
 
-use crate::{Auth, Call, Continue, Decode, Protocol, Target};
+use crate::{Auth, Call, Continue, Decode, Embeddings, Protocol, Target};
 
 pub(crate) use decode::ChunkHandler;
 
@@ -37,6 +38,19 @@ impl Protocol for OpenAi {
             headers: Vec::new(),
             body,
         })
+    }
+
+    fn embed(&self, req: &EmbedRequest, target: &Target<'_>) -> Option<Call> {
+        Some(Call {
+            method: "POST",
+            path: "/embeddings".to_owned(),
+            headers: Vec::new(),
+            body: embed::body(req, target),
+        })
+    }
+
+    fn read_embeddings(&self, body: &[u8]) -> Result<Embeddings, String> {
+        embed::read(body)
     }
 
     fn decoder(&self, _target: &Target<'_>, _cont: Continue<'_>, whole: bool) -> Box<dyn Decode> {

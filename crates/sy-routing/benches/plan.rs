@@ -50,6 +50,7 @@ fn catalog() -> Config {
         .map(|m| Model {
             id: format!("vendor{}/model-{m}", m % 20),
             name: format!("Model {m}"),
+            kind: sy_config::ModelKind::Chat,
             context_length: 131_072,
             fallbacks: Vec::new(),
             endpoints: (0..ENDPOINTS)
@@ -70,6 +71,10 @@ fn catalog() -> Config {
                             .map(|p| (*p).to_owned())
                             .collect(),
                         supports_prefill: false,
+                        cache_read_price: None,
+                        cache_write_price: None,
+                        reasoning_price: None,
+                        dimensions: None,
                     }
                 })
                 .collect(),

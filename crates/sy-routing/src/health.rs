@@ -132,6 +132,8 @@ pub struct SeriesPoint {
 pub struct HealthSummary {
     /// Percentage of successful attempts over 30 min (None without samples).
     pub uptime_pct: Option<f64>,
+    /// The same over the last 5 minutes.
+    pub uptime_5m_pct: Option<f64>,
     /// Time to first token percentiles (p50, p75, p90, p95, p99), seconds.
     pub latency_s: Option<[f64; 5]>,
     /// Throughput percentiles (p50, p75, p90, p95, p99), tokens/s.
@@ -303,9 +305,18 @@ impl HealthRecord {
         }
         #[allow(clippy::cast_precision_loss)]
         let uptime_pct = (ok + failed > 0).then(|| 100.0 * ok as f64 / (ok + failed) as f64);
+        let (mut ok5, mut failed5) = (0u64, 0u64);
+        for b in self.buckets.iter().filter(|b| now - b.start < 300.0) {
+            ok5 += u64::from(b.successes);
+            failed5 += u64::from(b.failures);
+        }
+        #[allow(clippy::cast_precision_loss)]
+        let uptime_5m_pct =
+            (ok5 + failed5 > 0).then(|| 100.0 * ok5 as f64 / (ok5 + failed5) as f64);
         let [latency_s, throughput] = self.live_percentiles(now);
         HealthSummary {
             uptime_pct,
+            uptime_5m_pct,
             latency_s,
             throughput,
             requests: ok + failed,

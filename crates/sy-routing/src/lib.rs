@@ -11,7 +11,7 @@ mod plan;
 mod resolve;
 
 pub use classify::{classify, Class, Failure, FailureKind};
-pub use cost::{cost_usd, per_token_decimal, plain_decimal};
+pub use cost::{cost_usd, per_token_decimal, plain_decimal, Tokens};
 pub use failover::Failover;
 pub use health::{
     Admit, EndpointHealth, HealthRecord, HealthSummary, Outcome, OutcomeKind, SeriesPoint,

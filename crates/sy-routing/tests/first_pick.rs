@@ -31,6 +31,10 @@ fn endpoint(provider: &str, total_price: f64) -> Endpoint {
         quantization: "fp8".to_owned(),
         supported_parameters: Vec::new(),
         supports_prefill: false,
+        cache_read_price: None,
+        cache_write_price: None,
+        reasoning_price: None,
+        dimensions: None,
     }
 }
 
@@ -61,6 +65,7 @@ fn catalog(models: &[&[f64]]) -> Config {
             .map(|(k, prices)| Model {
                 id: format!("m{k}"),
                 name: format!("M{k}"),
+                kind: sy_config::ModelKind::Chat,
                 context_length: 8_000,
                 fallbacks: Vec::new(),
                 endpoints: prices

@@ -21,6 +21,10 @@ fn endpoint(provider: &str, price: f64) -> Endpoint {
         quantization: "fp8".to_owned(),
         supported_parameters: Vec::new(),
         supports_prefill: false,
+        cache_read_price: None,
+        cache_write_price: None,
+        reasoning_price: None,
+        dimensions: None,
     }
 }
 
@@ -47,6 +51,7 @@ fn catalog() -> Config {
             Model {
                 id: "m1".into(),
                 name: "M1".into(),
+                kind: sy_config::ModelKind::Chat,
                 context_length: 1_000,
                 fallbacks: vec!["m2".into()],
                 endpoints: vec![endpoint("a", 0.0), endpoint("b", 1.0)],
@@ -54,6 +59,7 @@ fn catalog() -> Config {
             Model {
                 id: "m2".into(),
                 name: "M2".into(),
+                kind: sy_config::ModelKind::Chat,
                 context_length: 1_000,
                 fallbacks: Vec::new(),
                 endpoints: vec![endpoint("a", 2.0)],

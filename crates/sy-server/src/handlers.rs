@@ -4,6 +4,7 @@ pub mod catalog;
 pub mod count;
 pub mod dashboard;
 pub mod dialect;
+pub mod embeddings;
 pub mod explain;
 pub mod generation;
 pub mod keys;

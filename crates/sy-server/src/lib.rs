@@ -32,12 +32,14 @@ fn api() -> Router<Arc<AppState>> {
     Router::new()
         .route("/chat/completions", post(handlers::dialect::chat))
         .route("/messages", post(handlers::dialect::messages))
+        .route("/embeddings", post(handlers::embeddings::embeddings))
         .route(
             "/messages/count_tokens",
             post(handlers::count::count_tokens),
         )
         .route("/models", get(handlers::catalog::models))
-        .route("/models/{*rest}", get(handlers::catalog::endpoints))
+        .route("/models/{*rest}", get(handlers::catalog::model_path))
+        .route("/model/{*id}", get(handlers::catalog::model))
         .route("/routing/explain", post(handlers::explain::explain))
         .route("/generation", get(handlers::generation::generation))
         .route("/dashboard", get(handlers::dashboard::data))

@@ -4,6 +4,7 @@
 
 use serde_json::{json, Value};
 use sy_api::{ApiError, Request};
+use sy_config::ModelKind;
 use sy_routing::{EndpointRef, Exclusion, Plan, RequestFacts};
 
 use crate::state::{AppState, Snapshot};
@@ -45,10 +46,40 @@ pub struct Planned {
 /// The plan for a request. Endpoints whose protocol cannot carry the request (a translation
 /// it has no equivalent for) are excluded with the reason, as the filters of SPEC §4.2 are.
 pub fn build(state: &AppState, snap: &Snapshot, req: &Request) -> Result<Planned, ApiError> {
+    build_for(state, snap, req, ModelKind::Chat)
+}
+
+/// `build` for the models of one kind: a request naming a model of the other kind is a 400
+/// that names it (a chat request cannot be answered with vectors, nor the reverse). Embedding
+/// models never fall back but through the request's own `models` (SPEC §4.8).
+pub fn build_for(
+    state: &AppState,
+    snap: &Snapshot,
+    req: &Request,
+    kind: ModelKind,
+) -> Result<Planned, ApiError> {
     let cfg = &snap.config;
     sy_routing::check_slugs(cfg, &req.routing.prefs)?;
     let ids = req.routing.model_ids();
-    let models = sy_routing::resolve_models(cfg, &ids, req.routing.models.is_empty())?;
+    let use_fallbacks = req.routing.models.is_empty() && kind == ModelKind::Chat;
+    let models = sy_routing::resolve_models(cfg, &ids, use_fallbacks)?;
+    if let Some(other) = models
+        .iter()
+        .map(|r| &cfg.models[r.model])
+        .find(|m| m.kind != kind)
+    {
+        let (is, needs) = match kind {
+            ModelKind::Chat => ("an embedding model", "/embeddings"),
+            ModelKind::Embedding => (
+                "a chat model",
+                "a chat dialect (/chat/completions, /messages)",
+            ),
+        };
+        return Err(
+            ApiError::bad_request(format!("`model` `{}` is {is}: use {needs}", other.id))
+                .with("model", Value::from(other.id.as_str())),
+        );
+    }
     let completion = req.max_tokens.unwrap_or(0);
     let now = state.now();
     // affinity belongs to default routing: an explicit order or sort wins over it

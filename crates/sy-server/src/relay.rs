@@ -24,12 +24,13 @@ use sy_routing::{classify, Admit, EndpointRef, Failure, FailureKind, Plan};
 use tokio::time::Instant;
 use tracing::Instrument;
 
+pub use attempt::AttemptGuard;
 pub use ledger::{Ending, Ledger};
 pub use output::{Head, Out, StreamSide};
-pub use record::AttemptLog;
+pub use record::{final_error, request_error, AttemptLog};
 
 use crate::state::{AppState, Snapshot};
-use attempt::{AttemptGuard, Timeouts};
+use attempt::Timeouts;
 
 /// How long a request waits for a provider's concurrency permit before rerouting (SPEC §7).
 const QUEUE_WAIT: Duration = Duration::from_millis(500);

@@ -20,19 +20,35 @@ use crate::keys::KeyCache;
 pub struct Snapshot {
     pub config: Config,
     pub upstreams: Upstreams,
+    /// Unix seconds when this config was loaded (the catalog's `created`).
+    pub loaded_at: u64,
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 impl Snapshot {
     pub fn new(config: Config) -> Result<Self, String> {
         let upstreams = Upstreams::new(&config, None)?;
-        Ok(Self { config, upstreams })
+        Ok(Self {
+            config,
+            upstreams,
+            loaded_at: unix_now(),
+        })
     }
 
     /// The snapshot that replaces `previous` on a reload: each provider keeps its concurrency
     /// limiter, so attempts in flight stay counted against `max_concurrency`.
     pub fn next(config: Config, previous: &Snapshot) -> Result<Self, String> {
         let upstreams = Upstreams::new(&config, Some(&previous.upstreams))?;
-        Ok(Self { config, upstreams })
+        Ok(Self {
+            config,
+            upstreams,
+            loaded_at: unix_now(),
+        })
     }
 }
 

@@ -18,6 +18,8 @@ use crate::Answer;
 
 /// Error bodies are read up to this size; the rest is not needed to classify them.
 const MAX_ERROR_BODY: usize = 64 * 1024;
+/// A whole answer (an embeddings list) is read up to this size.
+const MAX_WHOLE_BODY: usize = 64 * 1024 * 1024;
 
 /// The clients of one config snapshot, by provider slug.
 pub struct Upstreams {
@@ -142,6 +144,43 @@ impl ProviderClient {
         Ok((status, body))
     }
 
+    /// Sends a call whose answer is one JSON body (embeddings) and reads it whole (at most
+    /// `MAX_WHOLE_BODY`): the body, or the failure (an error status read, scrubbed, classified).
+    pub async fn fetch(&self, call: Call) -> Result<Vec<u8>, FailureKind> {
+        let url = format!("{}{}", self.base_url, call.path);
+        let mut req = self
+            .http
+            .post(url)
+            .headers(self.headers.clone())
+            .body(call.body);
+        for (k, v) in &call.headers {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        let resp = req.send().await.map_err(|e| transport_failure(&e))?;
+        let status = resp.status().as_u16();
+        if !(200..300).contains(&status) {
+            return Err(self.failure(resp).await);
+        }
+        read_capped(resp, MAX_WHOLE_BODY).await
+    }
+
+    /// The failure an error status stands for, its body read (64 KiB at most) and scrubbed.
+    async fn failure(&self, resp: reqwest::Response) -> FailureKind {
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = read_capped(resp, MAX_ERROR_BODY).await.unwrap_or_default();
+        let e = sy_providers::protocol(self.api).parse_error(status, &body);
+        let text = String::from_utf8_lossy(&body);
+        FailureKind::Status {
+            status,
+            message: redact(&e.message, &self.secrets),
+            code: e.code,
+            kind: e.kind,
+            retry_after_s: retry_after_s(&headers),
+            body: (!text.trim().is_empty()).then(|| redact(&text, &self.secrets)),
+        }
+    }
+
     /// Sends one call. Returns once the upstream's status line and headers are in: an answer to
     /// read, or the failure (an error status with its body read and scrubbed).
     pub async fn open(
@@ -165,18 +204,7 @@ impl ProviderClient {
         let status = resp.status().as_u16();
         let protocol = sy_providers::protocol(self.api);
         if !(200..300).contains(&status) {
-            let headers = resp.headers().clone();
-            let body = read_capped(resp, MAX_ERROR_BODY).await.unwrap_or_default();
-            let e = protocol.parse_error(status, &body);
-            let text = String::from_utf8_lossy(&body);
-            return Err(FailureKind::Status {
-                status,
-                message: redact(&e.message, &self.secrets),
-                code: e.code,
-                kind: e.kind,
-                retry_after_s: retry_after_s(&headers),
-                body: (!text.trim().is_empty()).then(|| redact(&text, &self.secrets)),
-            });
+            return Err(self.failure(resp).await);
         }
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

@@ -11,7 +11,7 @@ use secrecy::SecretString;
 
 use super::table::{expand, kind, Need, Section, Span};
 use super::Cx;
-use crate::model::{Api, Model, Provider};
+use crate::model::{Api, Model, ModelKind, Provider};
 
 const PROVIDER_KEYS: &[&str] = &[
     "name",
@@ -24,7 +24,14 @@ const PROVIDER_KEYS: &[&str] = &[
     "headers",
 ];
 
-const MODEL_KEYS: &[&str] = &["id", "name", "context_length", "fallbacks", "endpoints"];
+const MODEL_KEYS: &[&str] = &[
+    "id",
+    "name",
+    "kind",
+    "context_length",
+    "fallbacks",
+    "endpoints",
+];
 
 const DEFAULT_MAX_CONCURRENCY: u32 = 256;
 
@@ -182,11 +189,34 @@ pub(super) fn models(
         let context_length = m
             .positive_int(cx, "context_length", Need::Required, u64::MAX)
             .map_or(0, |n| n.value);
-        fallbacks.push((id.clone(), m.strings(cx, "fallbacks").unwrap_or_default()));
-        let endpoints = endpoint::endpoints(cx, &m, context_length, apis);
+        let kind = choice(
+            cx,
+            &m,
+            "kind",
+            &[
+                ("chat", ModelKind::Chat),
+                ("embedding", ModelKind::Embedding),
+            ],
+        )
+        .unwrap_or(ModelKind::Chat);
+        let listed = m.strings(cx, "fallbacks").unwrap_or_default();
+        // SPEC §4.8: vectors of different models cannot be mixed, so an embedding model only
+        // falls back through a request's explicit `models`
+        if kind == ModelKind::Embedding {
+            if let Some((key, first)) = listed.first() {
+                cx.error(
+                    first.span.clone(),
+                    key,
+                    "an embedding model cannot have fallbacks (vectors of different models cannot be mixed)",
+                );
+            }
+        }
+        fallbacks.push((id.clone(), listed));
+        let endpoints = endpoint::endpoints(cx, &m, context_length, kind, apis);
         out.push(Model {
             id,
             name,
+            kind,
             context_length,
             fallbacks: Vec::new(),
             endpoints,

@@ -12,6 +12,8 @@ struct Choice {
     content: Option<String>,
     reasoning: Option<String>,
     refusal: Option<String>,
+    /// OpenRouter's `reasoning_details` (text with its signature, encrypted reasoning).
+    reasoning_details: Vec<Value>,
     tool_calls: BTreeMap<u64, ToolCall>,
     finish_reason: Option<String>,
 }
@@ -77,12 +79,39 @@ impl Aggregate {
         }
     }
 
-    /// A typed event of choice 0 (a translated answer).
-    pub fn push_event(&mut self, ev: &Event) {
+    /// A typed event of choice 0 (a translated answer); `format` names the reasoning's family
+    /// in `reasoning_details`.
+    pub fn push_event(&mut self, ev: &Event, format: &str) {
         let slot = self.choices.entry(0).or_default();
         match ev {
             Event::Text(t) => slot.content.get_or_insert_with(String::new).push_str(t),
-            Event::Reasoning(t) => slot.reasoning.get_or_insert_with(String::new).push_str(t),
+            Event::Reasoning(t) => {
+                slot.reasoning.get_or_insert_with(String::new).push_str(t);
+                match slot.reasoning_details.last_mut() {
+                    Some(d) if d["type"] == "reasoning.text" && d.get("signature").is_none() => {
+                        if let Some(Value::String(s)) = d.get_mut("text") {
+                            s.push_str(t);
+                        }
+                    }
+                    _ => slot.reasoning_details.push(json!({
+                        "type": "reasoning.text", "text": t, "format": format,
+                        "index": slot.reasoning_details.len(),
+                    })),
+                }
+            }
+            Event::ReasoningSignature(sig) => match slot.reasoning_details.last_mut() {
+                Some(d) if d["type"] == "reasoning.text" && d.get("signature").is_none() => {
+                    d["signature"] = Value::from(sig.as_str());
+                }
+                _ => slot.reasoning_details.push(json!({
+                    "type": "reasoning.text", "text": "", "signature": sig, "format": format,
+                    "index": slot.reasoning_details.len(),
+                })),
+            },
+            Event::EncryptedReasoning(data) => slot.reasoning_details.push(json!({
+                "type": "reasoning.encrypted", "data": data, "format": format,
+                "index": slot.reasoning_details.len(),
+            })),
             Event::Refusal(t) => slot.refusal.get_or_insert_with(String::new).push_str(t),
             Event::ToolStart { index, id, name } => {
                 let t = slot.tool_calls.entry(u64::from(*index)).or_default();
@@ -122,7 +151,8 @@ impl Aggregate {
             .into_iter()
             .map(|(i, c)| {
                 let mut msg = Map::new();
-                msg.insert("role".to_owned(), Value::from(c.role.unwrap_or_else(|| "assistant".to_owned())));
+                // OpenRouter's SDKs accept only `assistant` here
+                msg.insert("role".to_owned(), Value::from("assistant"));
                 msg.insert("content".to_owned(), c.content.map_or(Value::Null, Value::from));
                 if let Some(r) = c.refusal {
                     msg.insert("refusal".to_owned(), Value::from(r));
@@ -130,14 +160,18 @@ impl Aggregate {
                 if let Some(r) = c.reasoning {
                     msg.insert("reasoning".to_owned(), Value::from(r));
                 }
+                if !c.reasoning_details.is_empty() {
+                    msg.insert("reasoning_details".to_owned(), Value::Array(c.reasoning_details));
+                }
                 if !c.tool_calls.is_empty() {
                     let calls: Vec<Value> = c
                         .tool_calls
-                        .into_values()
-                        .map(|t| {
+                        .into_iter()
+                        .map(|(k, t)| {
+                            // every call has an id (SDKs require one) and is a function call
                             json!({
-                                "id": t.id,
-                                "type": t.kind.unwrap_or_else(|| "function".to_owned()),
+                                "id": t.id.unwrap_or_else(|| format!("call_{k}")),
+                                "type": "function",
                                 "function": {"name": t.name, "arguments": t.arguments},
                             })
                         })

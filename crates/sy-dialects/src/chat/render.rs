@@ -52,8 +52,74 @@ fn has_choices(m: &Members<'_>) -> bool {
         .is_some_and(|c| !matches!(c.get().trim(), "[]" | "null"))
 }
 
+/// Members of a choice, its delta and its tool calls that OpenRouter's TypeScript SDK refuses
+/// as `null` (they may only be absent), and the members every choice must have.
+const NOT_NULL: &[&str] = &[
+    "\"role\":null",
+    "\"tool_calls\":null",
+    "\"id\":null",
+    "\"type\":null",
+    "\"function\":null",
+    "\"name\":null",
+    "\"arguments\":null",
+    "\"reasoning_details\":null",
+    "\"audio\":null",
+];
+
+/// A passed-through chunk's `choices` as OpenRouter's SDKs accept them, when the upstream's
+/// need changing: `null` members removed where only absence is allowed, `delta` and
+/// `finish_reason` present on every choice. None: they are fine as they are (the usual case,
+/// checked without decoding them).
+fn clean_choices(raw: &str) -> Option<Value> {
+    // JSON written with spaces after colons is checked the slow way
+    let suspicious = raw.contains("\": null")
+        || NOT_NULL.iter().any(|p| raw.contains(p))
+        || !raw.contains("\"delta\"")
+        || !raw.contains("\"finish_reason\"");
+    if !suspicious {
+        return None;
+    }
+    let mut v: Value = serde_json::from_str(raw).ok()?;
+    for c in v.as_array_mut()?.iter_mut() {
+        let Some(c) = c.as_object_mut() else { continue };
+        c.entry("finish_reason").or_insert(Value::Null);
+        let delta = c
+            .entry("delta")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Some(d) = delta.as_object_mut() {
+            d.retain(|k, v| !(v.is_null() && k != "content" && k != "reasoning" && k != "refusal"));
+            if d.contains_key("role") {
+                d.insert("role".into(), Value::from("assistant"));
+            }
+            if let Some(calls) = d.get_mut("tool_calls").and_then(Value::as_array_mut) {
+                for call in calls.iter_mut().filter_map(Value::as_object_mut) {
+                    call.retain(|_, v| !v.is_null());
+                    if let Some(f) = call.get_mut("function").and_then(Value::as_object_mut) {
+                        f.retain(|_, v| !v.is_null());
+                    }
+                }
+            }
+        }
+    }
+    Some(v)
+}
+
 impl Render for ChatRender {
-    fn pass(&mut self, raw: &RawFrame, _events: &[Event], meta: &Meta<'_>, out: &mut Vec<u8>) {
+    fn pass(&mut self, raw: &RawFrame, events: &[Event], meta: &Meta<'_>, out: &mut Vec<u8>) {
+        // reasoning arrives as `reasoning_content` from some servers: the client gets it as
+        // `reasoning` and `reasoning_details` (SPEC §4.9), so such a chunk is rendered anew
+        let reasons = events.iter().any(|e| {
+            matches!(
+                e,
+                Event::Reasoning(_) | Event::ReasoningSignature(_) | Event::EncryptedReasoning(_)
+            )
+        });
+        if reasons {
+            for e in events {
+                self.event(e, meta, out);
+            }
+            return;
+        }
         if !self.stream {
             if let Ok(v) = serde_json::from_str::<Value>(&raw.data) {
                 self.agg.push(&v);
@@ -67,24 +133,45 @@ impl Render for ChatRender {
             return;
         }
         self.role_sent = true;
+        // members the SDKs refuse as null are left out rather than passed on
+        let mut drop: Vec<&str> = vec!["usage"];
+        for k in ["system_fingerprint", "error", "service_tier"] {
+            if m.get(k).is_some_and(|v| v.get() == "null") {
+                drop.push(k);
+            }
+        }
         out.extend_from_slice(b"data: ");
-        m.write(
-            &[
-                ("id", &meta.gen_id),
-                ("object", &"chat.completion.chunk"),
-                ("created", &meta.created),
-                ("model", &meta.model),
-                ("provider", &meta.provider),
-            ],
-            &["usage"],
-            out,
-        );
+        match m.get("choices").and_then(|c| clean_choices(c.get())) {
+            Some(choices) => m.write(
+                &[
+                    ("id", &meta.gen_id),
+                    ("object", &"chat.completion.chunk"),
+                    ("created", &meta.created),
+                    ("model", &meta.model),
+                    ("provider", &meta.provider),
+                    ("choices", &choices),
+                ],
+                &drop,
+                out,
+            ),
+            None => m.write(
+                &[
+                    ("id", &meta.gen_id),
+                    ("object", &"chat.completion.chunk"),
+                    ("created", &meta.created),
+                    ("model", &meta.model),
+                    ("provider", &meta.provider),
+                ],
+                &drop,
+                out,
+            ),
+        }
         out.extend_from_slice(b"\n\n");
     }
 
     fn event(&mut self, ev: &Event, meta: &Meta<'_>, out: &mut Vec<u8>) {
         if !self.stream {
-            self.agg.push_event(ev);
+            self.agg.push_event(ev, format_of_family(meta.family));
             return;
         }
         let (delta, finish) = match ev {
@@ -198,12 +285,19 @@ impl Render for ChatRender {
 }
 
 /// OpenRouter's `error.metadata.error_type` for a stream's error chunk.
-fn error_type(status: u16) -> &'static str {
+pub(crate) fn error_type(status: u16) -> &'static str {
     match status {
+        401 => "authentication",
+        402 => "payment_required",
+        403 => "permission_denied",
+        404 => "not_found",
         408 => "timeout",
-        429 => "rate_limit",
+        413 => "payload_too_large",
+        422 => "unprocessable",
+        429 => "rate_limit_exceeded",
         400..=499 => "invalid_request",
-        503 => "provider_unavailable",
-        _ => "provider_error",
+        502 | 503 => "provider_unavailable",
+        529 => "provider_overloaded",
+        _ => "server",
     }
 }

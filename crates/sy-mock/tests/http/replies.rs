@@ -24,7 +24,7 @@ async fn openai_non_streaming_shape_and_usage() {
     assert_eq!(choice["finish_reason"], "stop");
     assert_eq!(
         body["usage"],
-        json!({"prompt_tokens": 3, "completion_tokens": 12, "total_tokens": 15})
+        json!({"prompt_tokens": 3, "completion_tokens": 12, "total_tokens": 15, "prompt_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0}, "completion_tokens_details": {"reasoning_tokens": 0}})
     );
 }
 
@@ -48,7 +48,7 @@ async fn anthropic_non_streaming_shape_and_usage() {
     assert_eq!(body["stop_sequence"], Value::Null);
     assert_eq!(
         body["usage"],
-        json!({"input_tokens": 4, "output_tokens": 12})
+        json!({"input_tokens": 4, "output_tokens": 12, "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0})
     );
 }
 
@@ -84,7 +84,7 @@ async fn openai_stream_is_role_content_finish_usage_done() {
     assert_eq!(usage["choices"], json!([]));
     assert_eq!(
         usage["usage"],
-        json!({"prompt_tokens": 2, "completion_tokens": 12, "total_tokens": 14})
+        json!({"prompt_tokens": 2, "completion_tokens": 12, "total_tokens": 14, "prompt_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0}, "completion_tokens_details": {"reasoning_tokens": 0}})
     );
     assert_eq!(ev[n - 1].data, "[DONE]");
     let id = &first["id"];

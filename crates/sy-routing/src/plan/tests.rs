@@ -31,6 +31,10 @@ fn endpoint(provider: &str, price: f64) -> Endpoint {
         quantization: "fp8".to_owned(),
         supported_parameters: vec!["temperature".to_owned()],
         supports_prefill: false,
+        cache_read_price: None,
+        cache_write_price: None,
+        reasoning_price: None,
+        dimensions: None,
     }
 }
 
@@ -50,6 +54,7 @@ fn catalog() -> Config {
             Model {
                 id: "m1".into(),
                 name: "M1".into(),
+                kind: sy_config::ModelKind::Chat,
                 context_length: 1000,
                 fallbacks: vec!["m2".into()],
                 endpoints: vec![
@@ -61,6 +66,7 @@ fn catalog() -> Config {
             Model {
                 id: "m2".into(),
                 name: "M2".into(),
+                kind: sy_config::ModelKind::Chat,
                 context_length: 1000,
                 fallbacks: vec![],
                 endpoints: vec![endpoint("gamma", 0.5)],

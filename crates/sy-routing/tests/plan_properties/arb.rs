@@ -219,6 +219,7 @@ pub fn build_config(case: &Case) -> Config {
             Model {
                 id: model_id(i),
                 name: format!("M{i}"),
+                kind: sy_config::ModelKind::Chat,
                 context_length: 128_000,
                 fallbacks,
                 endpoints: raw
@@ -242,6 +243,10 @@ pub fn build_config(case: &Case) -> Config {
                                 .map(|(p, _)| (*p).to_owned())
                                 .collect(),
                             supports_prefill: false,
+                            cache_read_price: None,
+                            cache_write_price: None,
+                            reasoning_price: None,
+                            dimensions: None,
                         }
                     })
                     .collect(),

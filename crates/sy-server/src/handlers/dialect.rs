@@ -66,7 +66,7 @@ pub fn error_response(dialect: &dyn Dialect, e: &ApiError) -> Response {
     r
 }
 
-fn gen_id() -> String {
+pub fn gen_id() -> String {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     let mut id = String::with_capacity(28);
     id.push_str("gen-");
@@ -76,7 +76,7 @@ fn gen_id() -> String {
     id
 }
 
-fn unix_now() -> u64 {
+pub fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())

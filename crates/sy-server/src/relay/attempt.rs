@@ -41,6 +41,8 @@ pub struct AttemptGuard {
     /// Text and tool-call text this attempt generated, for usage estimates.
     text: String,
     tool_text: String,
+    /// Reasoning text (also in `text`), for reasoning tokens a provider does not report.
+    reasoning: String,
     usage: Option<UpstreamUsage>,
     rate_limit_reset_s: Option<f64>,
     /// Tokens of a prefill sent with the prompt.
@@ -68,6 +70,7 @@ impl AttemptGuard {
             first_content: None,
             text: String::new(),
             tool_text: String::new(),
+            reasoning: String::new(),
             usage: None,
             rate_limit_reset_s: None,
             prefill_tokens,
@@ -89,7 +92,11 @@ impl AttemptGuard {
     /// Notes what an event says about the attempt's output.
     fn note(&mut self, e: &Event) {
         match e {
-            Event::Text(t) | Event::Reasoning(t) | Event::Refusal(t) => self.text.push_str(t),
+            Event::Text(t) | Event::Refusal(t) => self.text.push_str(t),
+            Event::Reasoning(t) => {
+                self.text.push_str(t);
+                self.reasoning.push_str(t);
+            }
             Event::ToolStart { name, .. } => self.tool_text.push_str(name),
             Event::ToolArgs { delta, .. } => self.tool_text.push_str(delta),
             Event::Usage(u) => self.usage = Some(*u),
@@ -105,18 +112,20 @@ impl AttemptGuard {
             None => {
                 let completion = sy_providers::estimate_text_tokens(&self.text)
                     + sy_providers::estimate_text_tokens(&self.tool_text);
-                let completion = if self.got_content() {
-                    completion.max(1)
-                } else {
-                    completion
-                };
+                // an answer that said anything said at least one token
+                let said = !self.text.is_empty() || !self.tool_text.is_empty();
+                let completion = if said { completion.max(1) } else { completion };
                 let prompt = self.ledger.prompt_tokens() + self.prefill_tokens;
                 (prompt, completion, true, UpstreamUsage::default())
             }
         };
         let cached = u.cached_tokens.unwrap_or(0);
         let written = u.cache_write_tokens.unwrap_or(0);
-        let reasoning = u.reasoning_tokens.unwrap_or(0);
+        // SPEC §4.9: reasoning tokens are part of the completion, counted with the tokenizer
+        // when the provider does not report them
+        let reasoning = u
+            .reasoning_tokens
+            .unwrap_or_else(|| sy_providers::estimate_text_tokens(&self.reasoning).min(completion));
         Usage {
             prompt_tokens: prompt,
             completion_tokens: completion,
@@ -124,7 +133,16 @@ impl AttemptGuard {
             cached_tokens: cached,
             cache_write_tokens: written,
             reasoning_tokens: reasoning,
-            cost: sy_routing::cost_usd(ep, prompt, completion),
+            cost: sy_routing::cost_usd(
+                ep,
+                &sy_routing::Tokens {
+                    prompt,
+                    completion,
+                    cached,
+                    cache_write: written,
+                    reasoning,
+                },
+            ),
             estimated,
         }
     }
@@ -210,6 +228,13 @@ impl AttemptGuard {
                 Some(failure)
             }
         }
+    }
+
+    /// A whole answer arrived (an embeddings list): its content, and the usage the upstream
+    /// reported, if any.
+    pub fn answered(&mut self, usage: Option<UpstreamUsage>) {
+        self.first_content = Some(Instant::now());
+        self.usage = usage;
     }
 
     /// The flag a hedge race sets when this attempt loses it.

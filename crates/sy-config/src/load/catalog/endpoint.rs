@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use super::super::table::{Bounds, Need, Section, Span};
 use super::super::Cx;
-use crate::model::{Api, Endpoint};
+use crate::model::{Api, Endpoint, ModelKind};
 
 const ENDPOINT_KEYS: &[&str] = &[
     "provider",
@@ -17,6 +17,10 @@ const ENDPOINT_KEYS: &[&str] = &[
     "quantization",
     "supported_parameters",
     "supports_prefill",
+    "cache_read_price",
+    "cache_write_price",
+    "reasoning_price",
+    "dimensions",
 ];
 
 const QUANTIZATIONS: &[&str] = &[
@@ -35,6 +39,7 @@ pub(super) fn endpoints(
     cx: &mut Cx<'_>,
     m: &Section<'_>,
     context_length: u64,
+    kind: ModelKind,
     apis: &HashMap<String, Api>,
 ) -> Vec<Endpoint> {
     let Some(list) = m.tables(cx, "endpoints", ENDPOINT_KEYS) else {
@@ -70,6 +75,7 @@ pub(super) fn endpoints(
             e,
             provider.map(|(name, _)| name),
             context_length,
+            kind,
             apis,
         ));
     }
@@ -106,6 +112,7 @@ fn endpoint(
     e: &Section<'_>,
     provider: Option<String>,
     model_context_length: u64,
+    kind: ModelKind,
     apis: &HashMap<String, Api>,
 ) -> Endpoint {
     let upstream_model =
@@ -120,8 +127,21 @@ fn endpoint(
         e.number(cx, name, need, PRICE).map_or(0.0, |n| n.value)
     };
     let prompt_price = price(cx, "prompt_price", Need::Required);
-    let completion_price = price(cx, "completion_price", Need::Required);
+    // an embedding endpoint has no completion: its price is optional (and 0)
+    let completion_need = match kind {
+        ModelKind::Chat => Need::Required,
+        ModelKind::Embedding => Need::Optional,
+    };
+    let completion_price = price(cx, "completion_price", completion_need);
     let request_price = price(cx, "request_price", Need::Optional);
+    let optional_price =
+        |cx: &mut Cx<'_>, name: &str| e.number(cx, name, Need::Optional, PRICE).map(|n| n.value);
+    let cache_read_price = optional_price(cx, "cache_read_price");
+    let cache_write_price = optional_price(cx, "cache_write_price");
+    let reasoning_price = optional_price(cx, "reasoning_price");
+    let dimensions = e
+        .positive_int(cx, "dimensions", Need::Optional, 1_000_000)
+        .map(|n| n.value);
     let context_length = e
         .positive_int(cx, "context_length", Need::Optional, u64::MAX)
         .map_or(model_context_length, |n| n.value);
@@ -150,6 +170,10 @@ fn endpoint(
         quantization,
         supported_parameters,
         supports_prefill,
+        cache_read_price,
+        cache_write_price,
+        reasoning_price,
+        dimensions,
     }
 }
 
