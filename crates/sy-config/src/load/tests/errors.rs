@@ -63,8 +63,8 @@ fn unknown_keys_everywhere() {
         sy.toml:3:1: `routing.bogus_conformance_key`: unknown key; expected one of: outage_window_s, connect_timeout_s, first_token_timeout_s, stream_idle_timeout_s, request_timeout_s, max_attempts, max_retry_wait_s, stream_resume, hedge
         sy.toml:5:2: `routing_typo`: unknown key; expected one of: server, auth, storage, cluster, routing, providers, models
         sy.toml:11:1: `providers[0].apikey`: unknown key; expected one of: name, api, base_url, api_key, data_collection, zdr, max_concurrency, headers
-        sy.toml:16:1: `models[0].contextlength`: unknown key; expected one of: id, name, context_length, fallbacks, endpoints
-        sy.toml:23:3: `models[0].endpoints[0].price`: unknown key; expected one of: provider, upstream_model, prompt_price, completion_price, request_price, context_length, max_completion_tokens, quantization, supported_parameters, supports_prefill
+        sy.toml:16:1: `models[0].contextlength`: unknown key; expected one of: id, name, kind, context_length, fallbacks, endpoints
+        sy.toml:23:3: `models[0].endpoints[0].price`: unknown key; expected one of: provider, upstream_model, prompt_price, completion_price, request_price, context_length, max_completion_tokens, quantization, supported_parameters, supports_prefill, cache_read_price, cache_write_price, reasoning_price, dimensions
         ",
     );
 }
@@ -398,7 +398,7 @@ fn every_error_is_reported_in_file_order() {
         zdr = "no"
         "#,
         r"
-        sy.toml:4:1: `models[0].extra`: unknown key; expected one of: id, name, context_length, fallbacks, endpoints
+        sy.toml:4:1: `models[0].extra`: unknown key; expected one of: id, name, kind, context_length, fallbacks, endpoints
         sy.toml:7:20: `models[0].endpoints[0].upstream_model`: environment variable SY_MISSING is not set
         sy.toml:8:18: `models[0].endpoints[0].prompt_price`: must be >= 0, got -1
         sy.toml:11:9: `routing.hedge`: expected a boolean (true or false), found integer
