@@ -23,11 +23,17 @@ pub async fn generation(
         return Err(ApiError::bad_request("`id` query parameter is required").into());
     };
     if let Some(rec) = state.generations.get(id) {
-        return Ok(json(&json!({"data": rec})));
+        return Ok(json(
+            &json!({"data": crate::handlers::views::generation(&rec)}),
+        ));
     }
     if let Some(s) = &state.storage {
         match s.store.generation(id).await {
-            Ok(Some(rec)) => return Ok(json(&json!({"data": rec}))),
+            Ok(Some(rec)) => {
+                return Ok(json(
+                    &json!({"data": crate::handlers::views::generation(&rec)}),
+                ))
+            }
             Ok(None) => {}
             Err(e) => {
                 tracing::warn!(error = %e, "generation lookup failed");

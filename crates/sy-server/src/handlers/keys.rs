@@ -46,7 +46,9 @@ pub async fn current(
     headers: HeaderMap,
 ) -> Result<Response, Failed> {
     let snap = state.snapshot.load();
-    let data = match crate::auth::caller(&state, &snap.config, &headers).await? {
+    let caller = crate::auth::caller(&state, &snap.config, &headers).await?;
+    let management = !matches!(caller, Caller::Key(_));
+    let data = match caller {
         Caller::Key(k) => {
             if let Some(c) = &state.cluster {
                 k.refresh(c).await;
@@ -60,7 +62,9 @@ pub async fn current(
             json!({"label": "open gateway (no [auth])", "usage": 0.0, "limit": null, "remaining": null})
         }
     };
-    Ok(json(&json!({"data": data})))
+    Ok(json(
+        &json!({"data": crate::handlers::views::key(data, management)}),
+    ))
 }
 
 /// `POST /keys` `{label, limit?}`.
