@@ -3,7 +3,7 @@
 //! the simulated providers' address, filled in at start-up. No keys, no network.
 
 /// The demo catalog in the ordinary config format, so it is validated like any other.
-pub const DEMO_TOML: &str = r#"# Switchyard demo catalog: five simulated providers, five models.
+pub const DEMO_TOML: &str = r#"# Switchyard demo catalog: five simulated providers, six models.
 [routing]
 outage_window_s = 30
 first_token_timeout_s = 5
@@ -127,6 +127,24 @@ context_length = 200000
   supported_parameters = ["temperature", "top_p", "max_tokens", "stop", "tools", "tool_choice", "reasoning"]
 
 [[models]]
+id = "openai/text-embedding-3-small"
+name = "Text embedding 3 small (demo: simulated 8-dimensional vectors)"
+kind = "embedding"
+context_length = 8192
+
+  [[models.endpoints]]
+  provider = "steadyai"
+  upstream_model = "text-embedding-3-small"
+  prompt_price = 0.02
+  dimensions = 8
+
+  [[models.endpoints]]
+  provider = "swiftcloud"
+  upstream_model = "text-embedding-3-small"
+  prompt_price = 0.03
+  dimensions = 8
+
+[[models]]
 id = "google/gemma-3-27b"
 name = "Gemma 3 27B (demo; free on budgetgpu, so also `google/gemma-3-27b:free`)"
 context_length = 96000
@@ -153,6 +171,7 @@ mod tests {
         let env = |k: &str| (k == "SWITCHYARD_DEMO_MOCK").then(|| "http://127.0.0.1:1".to_owned());
         let c = crate::load(super::DEMO_TOML, "<demo>", &env).unwrap();
         assert!(c.models.len() >= 3);
+        assert!(c.models.iter().any(|m| m.kind == crate::ModelKind::Embedding));
         assert!(c.models.iter().all(|m| m.endpoints.len() >= 2));
     }
 }

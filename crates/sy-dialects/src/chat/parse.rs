@@ -19,6 +19,14 @@ const OPENROUTER_ONLY: &[&str] = &[
     "debug",
     "reasoning",
     "include_reasoning",
+    "prompt",
+    "session_id",
+    "trace",
+    "deferred_tools",
+    "stop_server_tools_when",
+    "image_config",
+    "prompt_cache_options",
+    "cache_control",
 ];
 
 pub(crate) fn parse(bytes: &[u8]) -> Result<Request, ApiError> {

@@ -12,7 +12,7 @@ pub(crate) fn body(
     prefill: Option<&str>,
 ) -> Result<Vec<u8>, String> {
     let mut body = if req.family == Family::Chat {
-        passed(req, prefill)
+        passed(req, target, prefill)
     } else {
         translated(req, prefill)
     };
@@ -36,13 +36,18 @@ pub(crate) fn body(
     serde_json::to_vec(&Value::Object(body)).map_err(|e| e.to_string())
 }
 
+/// OpenRouter's sampling extensions: sent only to endpoints that list them (or list nothing),
+/// as OpenRouter drops parameters a provider does not take.
+const EXTENSIONS: &[&str] = &["top_k", "min_p", "top_a", "repetition_penalty"];
+
 /// The client's body, with the delivered text as a trailing assistant message when resuming.
-fn passed(req: &Request, prefill: Option<&str>) -> Map<String, Value> {
+fn passed(req: &Request, target: &Target<'_>, prefill: Option<&str>) -> Map<String, Value> {
     let mut body = Map::with_capacity(req.body.len() + 3);
     for (k, v) in &req.body {
-        if k != "messages" {
-            body.insert(k.clone(), v.clone());
+        if k == "messages" || (EXTENSIONS.contains(&k.as_str()) && !target.supports(k)) {
+            continue;
         }
+        body.insert(k.clone(), v.clone());
     }
     let mut messages = match req.body.get("messages") {
         Some(Value::Array(m)) => m.clone(),
