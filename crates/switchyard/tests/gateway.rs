@@ -166,3 +166,17 @@ async fn explain_lists_the_plan_and_the_exclusions() {
         .unwrap()
         .contains("ignore"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_head_counts_the_calls_made_before_it() {
+    let gw = Gateway::start(&[("down", json!({"status": 503})), ("up", json!({}))], "").await;
+    let r = chat(
+        &gw,
+        json!({"model": "test/m", "stream": true, "messages": [{"role": "user", "content": "hi"}],
+               "provider": {"order": ["down", "up"]}}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-switchyard-provider"], "up");
+    assert_eq!(r.headers()["x-switchyard-attempts"], "2");
+}

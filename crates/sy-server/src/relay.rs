@@ -320,8 +320,9 @@ impl Relay {
                     .await
             }
             None => {
+                let calls = usize::try_from(run.fo.made()).unwrap_or(usize::MAX);
                 let (guard, result) = self
-                    .run_one(slot, guard, call, mode.as_ref(), out, t)
+                    .run_one(calls, slot, guard, call, mode.as_ref(), out, t)
                     .instrument(span)
                     .await;
                 (slot, guard, result)
@@ -333,6 +334,7 @@ impl Relay {
     /// Calls `slot` and writes its answer.
     async fn run_one(
         &self,
+        calls: usize,
         slot: usize,
         guard: AttemptGuard,
         call: sy_providers::Call,
@@ -359,7 +361,7 @@ impl Relay {
             Ok(o) => {
                 let pass = mode.is_none() && self.same_family(at);
                 let meta = self.meta(at);
-                attempt::finish(o, out, pass, &meta, &self.ledger, t).await
+                attempt::finish(o, out, pass, &meta, calls, t).await
             }
             Err((g, kind)) => (g, Err(kind)),
         }

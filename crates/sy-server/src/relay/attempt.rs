@@ -334,14 +334,15 @@ pub async fn open(
     }
 }
 
-/// Phase two: writes the held frames and the rest of the answer to `out`. Returns the guard and
-/// how the answer ended (its finish, or what went wrong).
+/// Phase two: writes the held frames and the rest of the answer to `out` (`calls`: the upstream
+/// calls made so far, for the response head). Returns the guard and how the answer ended (its
+/// finish, or what went wrong).
 pub async fn finish(
     opened: Opened,
     out: &mut Out,
     pass: bool,
     meta: &Meta<'_>,
-    ledger: &Ledger,
+    calls: usize,
     t: &Timeouts,
 ) -> (AttemptGuard, Result<Option<Finish>, FailureKind>) {
     let Opened {
@@ -385,7 +386,7 @@ pub async fn finish(
             break Err(kind);
         }
         let had_usage = frame.events.iter().any(|e| matches!(e, Event::Usage(_)));
-        match out.frame(frame, pass, meta, || ledger.calls()).await {
+        match out.frame(frame, pass, meta, || calls).await {
             Ok(()) => {}
             Err(Halt::Diverged) => break Err(FailureKind::Diverged),
             Err(Halt::Gone(g)) => break Err(FailureKind::Cancelled(g.why())),

@@ -53,12 +53,12 @@ impl Relay {
             () = tokio::time::sleep(Duration::from_secs_f64(h.after_s)) => None,
         };
         if let Some(r) = first {
-            return self.proceed(slot, r, out, t).await;
+            return self.proceed(run, slot, r, out, t).await;
         }
         // no first token within the delay: start the partner, if it can start at once
         let Some(partner) = self.start_partner(run, h.slot) else {
             let r = a.as_mut().await;
-            return self.proceed(slot, r, out, t).await;
+            return self.proceed(run, slot, r, out, t).await;
         };
         let (guard_q, call_q) = partner;
         let q = h.slot;
@@ -68,7 +68,7 @@ impl Relay {
             self.snap.upstreams.get(&self.endpoint(at_q).1.provider),
         ) else {
             let r = a.as_mut().await;
-            return self.proceed(slot, r, out, t).await;
+            return self.proceed(run, slot, r, out, t).await;
         };
         tracing::debug!(id = %self.gen_id, hedge = %target_q.provider.name, after_ms = (h.after_s * 1000.0) as u64, "hedging a slow first token");
         let lost_b = guard_q.lost_flag();
@@ -105,7 +105,7 @@ impl Relay {
         }
         drop(a);
         drop(b);
-        self.proceed(won, r, out, t).await
+        self.proceed(run, won, r, out, t).await
     }
 
     /// The hedge partner's guard and call, when it can start at once (a hedge never queues).
@@ -155,6 +155,7 @@ impl Relay {
     /// Finishes an opened attempt into `out`, or passes a failed one on.
     async fn proceed(
         &self,
+        run: &Run,
         slot: usize,
         r: Result<Opened, (AttemptGuard, FailureKind)>,
         out: &mut Out,
@@ -166,7 +167,8 @@ impl Relay {
                 out.start_attempt(false);
                 let pass = self.same_family(at);
                 let meta = self.meta(at);
-                let (g, result) = attempt::finish(opened, out, pass, &meta, &self.ledger, t).await;
+                let calls = usize::try_from(run.fo.made()).unwrap_or(usize::MAX);
+                let (g, result) = attempt::finish(opened, out, pass, &meta, calls, t).await;
                 (slot, g, result)
             }
             Err((g, kind)) => (slot, g, Err(kind)),
