@@ -171,7 +171,10 @@ mod tests {
         let env = |k: &str| (k == "SWITCHYARD_DEMO_MOCK").then(|| "http://127.0.0.1:1".to_owned());
         let c = crate::load(super::DEMO_TOML, "<demo>", &env).unwrap();
         assert!(c.models.len() >= 3);
-        assert!(c.models.iter().any(|m| m.kind == crate::ModelKind::Embedding));
+        assert!(c
+            .models
+            .iter()
+            .any(|m| m.kind == crate::ModelKind::Embedding));
         assert!(c.models.iter().all(|m| m.endpoints.len() >= 2));
     }
 }

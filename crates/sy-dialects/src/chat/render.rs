@@ -121,8 +121,16 @@ impl Render for ChatRender {
             return;
         }
         if !self.stream {
-            if let Ok(v) = serde_json::from_str::<Value>(&raw.data) {
-                self.agg.push(&v);
+            // one choice (the usual case): its events say all of it; several (`n` > 1) are
+            // aggregated from the chunk itself
+            if raw.data.contains("\"index\":1") || raw.data.contains("\"index\": 1") {
+                if let Ok(v) = serde_json::from_str::<Value>(&raw.data) {
+                    self.agg.push(&v);
+                }
+            } else {
+                for e in events {
+                    self.agg.push_event(e, format_of_family(meta.family));
+                }
             }
             return;
         }

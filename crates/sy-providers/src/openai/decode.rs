@@ -257,13 +257,21 @@ pub(crate) fn whole_body(body: &[u8], out: &mut Vec<Frame>) -> Result<(), String
     let mut chunk = Map::new();
     chunk.insert("object".to_owned(), Value::from("chat.completion.chunk"));
     chunk.insert("choices".to_owned(), Value::Array(deltas));
-    let data = Value::Object(chunk).to_string();
+    let chunk = Value::Object(chunk);
+    // the events straight from the parsed answer (no second parse of the chunk text)
     let mut events = Vec::new();
-    let mut h = ChunkHandler::default();
-    h.read(&data, &mut events);
     if let Some(u) = v.get("usage").and_then(usage_of) {
-        events.insert(0, Event::Usage(u));
+        events.push(Event::Usage(u));
     }
+    let mut h = ChunkHandler::default();
+    if let Some(list) = chunk.get("choices") {
+        let parsed: Vec<Choice<'_>> =
+            Vec::deserialize(list).map_err(|e| format!("choices: {e}"))?;
+        for c in parsed.iter().filter(|c| c.index == 0) {
+            h.choice(c, &mut events);
+        }
+    }
+    let data = chunk.to_string();
     out.push(Frame {
         raw: Some(RawFrame { event: None, data }),
         events,

@@ -101,7 +101,26 @@ fn model_entry(snap: &Snapshot, m: &Model) -> Value {
     })
 }
 
-/// `GET /models` (and `/models/user`): `offset` and `limit` page it as OpenRouter's SDKs ask.
+/// Anthropic's model list, for Anthropic clients (Claude Code's model discovery): the chat
+/// models, newest first as Anthropic lists them (here: in catalog order).
+fn anthropic_list(snap: &Snapshot) -> Value {
+    let created = crate::handlers::views::rfc3339(i64::try_from(snap.loaded_at).unwrap_or(0));
+    let data: Vec<Value> = snap
+        .config
+        .models
+        .iter()
+        .filter(|m| m.kind == ModelKind::Chat)
+        .map(
+            |m| json!({"type": "model", "id": m.id, "display_name": m.name, "created_at": created}),
+        )
+        .collect();
+    let first = data.first().map(|m| m["id"].clone()).unwrap_or(Value::Null);
+    let last = data.last().map(|m| m["id"].clone()).unwrap_or(Value::Null);
+    json!({"data": data, "has_more": false, "first_id": first, "last_id": last})
+}
+
+/// `GET /models` (and `/models/user`): `offset` and `limit` page it as OpenRouter's SDKs ask; a
+/// client that says it speaks Anthropic's API (`anthropic-version`) gets Anthropic's list.
 pub async fn models(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -109,6 +128,9 @@ pub async fn models(
 ) -> Result<Response, Failed> {
     let snap = state.snapshot.load();
     crate::auth::caller(&state, &snap.config, &headers).await?;
+    if headers.contains_key("anthropic-version") {
+        return Ok(json(&anthropic_list(&snap)));
+    }
     let total = snap.config.models.len();
     let number = |k: &str| -> Result<Option<usize>, ApiError> {
         q.get(k)
