@@ -11,7 +11,7 @@
 # Pinning: the gateway on core 1, the simulated provider and wrk on core 0. Ports 19400-19401.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BIN="$ROOT/target/release/switchyard"
+BIN="${SWITCHYARD_BIN:-$ROOT/target/release/switchyard}"
 . "$ROOT/bench/sim.sh"
 SECS="${1:-8}"
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install wrk" >&2; exit 2; }
