@@ -100,6 +100,8 @@ impl Default for RoutingConfig {
 pub enum Api {
     OpenAi,
     Anthropic,
+    /// Google AI Studio's Gemini API (`generateContent`).
+    Gemini,
 }
 
 impl Api {
@@ -108,6 +110,7 @@ impl Api {
         match self {
             Api::OpenAi => "openai",
             Api::Anthropic => "anthropic",
+            Api::Gemini => "gemini",
         }
     }
 }

@@ -2,7 +2,9 @@
 //! the demo, our Rust tests and the latency benchmark.
 //!
 //! One listener serves every provider: `POST /p/{name}/v1/chat/completions`
-//! (OpenAI) and `POST /p/{name}/v1/messages` (Anthropic), streaming and not,
+//! (OpenAI), `POST /p/{name}/v1/messages` (Anthropic) and
+//! `POST /p/{name}/v1beta/models/{model}:streamGenerateContent?alt=sse` (and
+//! `:generateContent`, the Gemini API, `x-goog-api-key` required), streaming and not,
 //! `GET /p/{name}/v1/models`; the unprefixed `/v1/...` routes are the
 //! provider `mock`. A provider named in a path but not configured is created
 //! with the default behaviour. Routes match by path ending, like the
@@ -48,6 +50,7 @@ mod anthropic;
 mod behaviour;
 mod config;
 mod demo;
+mod gemini;
 mod openai;
 mod ratelimit;
 mod reply;

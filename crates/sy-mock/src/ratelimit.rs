@@ -45,6 +45,8 @@ pub(crate) fn headers(api: Api, b: &Behaviour, now: SystemTime) -> Vec<(HeaderNa
                 rfc3339(now + Duration::from_secs_f64(reset_s.max(0.0))),
             ),
         ],
+        // Google sends no rate-limit headers (a 429 RESOURCE_EXHAUSTED says it all)
+        Api::Gemini => return Vec::new(),
     };
     pairs
         .into_iter()

@@ -154,6 +154,8 @@ impl Reply {
             let prefix = match api {
                 Api::OpenAi => "call_",
                 Api::Anthropic => "toolu_",
+                // never sent: Gemini's calls have no ids
+                Api::Gemini => "",
             };
             tool = Some(ToolCall {
                 id: format!("{prefix}{}", random_hex(20)),

@@ -15,6 +15,8 @@ pub(crate) enum Api {
     OpenAi,
     /// `POST .../messages`.
     Anthropic,
+    /// `POST .../models/{model}:generateContent` and `:streamGenerateContent`.
+    Gemini,
 }
 
 /// A chat request of either API.
@@ -95,6 +97,8 @@ impl ChatRequest {
                     }
                 }
             }
+            // read and checked by its wire module
+            Api::Gemini => {}
             Api::OpenAi => {
                 const ROLES: [&str; 5] = ["system", "developer", "user", "assistant", "tool"];
                 for (i, m) in messages.iter().enumerate() {
@@ -144,7 +148,8 @@ impl ChatRequest {
     /// The stop strings of the request's API.
     pub(crate) fn stops(&self, api: Api) -> Vec<&str> {
         match api {
-            Api::Anthropic => self
+            // the clouds' requests are read into the Anthropic-shaped fields
+            Api::Anthropic | Api::Gemini => self
                 .stop_sequences
                 .iter()
                 .flatten()
@@ -161,7 +166,7 @@ impl ChatRequest {
     /// The completion-length limit of the request's API.
     pub(crate) fn max_tokens(&self, api: Api) -> Option<i64> {
         match api {
-            Api::Anthropic => self.max_tokens,
+            Api::Anthropic | Api::Gemini => self.max_tokens,
             Api::OpenAi => self.max_tokens.or(self.max_completion_tokens),
         }
     }

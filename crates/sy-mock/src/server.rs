@@ -24,7 +24,7 @@ use crate::config::{valid_provider_name, MockConfig};
 use crate::reply::{Ctx, Reply};
 use crate::request::{Api, ChatRequest};
 use crate::state::{Provider, ProviderStats, Registry, DEFAULT_PROVIDER};
-use crate::{admin, anthropic, openai, ratelimit, stream};
+use crate::{admin, anthropic, gemini, openai, ratelimit, stream};
 
 /// Request bodies up to this size are read (long prompts in load tests).
 const BODY_LIMIT: usize = 64 * 1024 * 1024;
@@ -161,13 +161,20 @@ async fn prefixed(
     State(app): State<Arc<App>>,
     Path((provider, rest)): Path<(String, String)>,
     method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     if !valid_provider_name(&provider) {
         return plain_error(StatusCode::NOT_FOUND, "mock: not a provider name");
     }
-    route(&app, &provider, &rest, &method, &headers, body).await
+    let incoming = Incoming {
+        path: &rest,
+        uri: &uri,
+        method: &method,
+        headers: &headers,
+    };
+    route(&app, &provider, &incoming, body).await
 }
 
 async fn unprefixed(
@@ -177,26 +184,82 @@ async fn unprefixed(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    route(&app, DEFAULT_PROVIDER, uri.path(), &method, &headers, body).await
+    let incoming = Incoming {
+        path: uri.path(),
+        uri: &uri,
+        method: &method,
+        headers: &headers,
+    };
+    route(&app, DEFAULT_PROVIDER, &incoming, body).await
+}
+
+/// A request as it arrived: the path under the provider's prefix (decoded), the raw URI (what
+/// a signature covers), method and headers.
+pub(crate) struct Incoming<'a> {
+    pub path: &'a str,
+    pub uri: &'a Uri,
+    pub method: &'a Method,
+    pub headers: &'a HeaderMap,
+}
+
+impl Incoming<'_> {
+    /// A query parameter's value, as sent.
+    pub(crate) fn query(&self, name: &str) -> Option<&str> {
+        self.uri.query()?.split('&').find_map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (k == name).then_some(v)
+        })
+    }
+
+    /// A header's value as text.
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name)?.to_str().ok()
+    }
+}
+
+/// What a chat call is, as its path says.
+pub(crate) struct Call {
+    pub api: Api,
+    /// The model, when the path names it (the clouds).
+    pub model: Option<String>,
+    /// Streamed or not, when the path decides it (the clouds); else the body's `stream`.
+    pub stream: Option<bool>,
+    /// Google's `streamGenerateContent` without `alt=sse`: the chunks as one JSON array.
+    pub array: bool,
+}
+
+impl Call {
+    fn body_decides(api: Api) -> Call {
+        Call {
+            api,
+            model: None,
+            stream: None,
+            array: false,
+        }
+    }
 }
 
 /// Dispatches on the path's ending, like the conformance fake.
-async fn route(
-    app: &App,
-    provider: &str,
-    path: &str,
-    method: &Method,
-    headers: &HeaderMap,
-    body: Bytes,
-) -> Response {
-    let path = path.trim_end_matches('/');
-    let api = if path.ends_with("chat/completions") {
-        Api::OpenAi
+async fn route(app: &App, provider: &str, incoming: &Incoming<'_>, body: Bytes) -> Response {
+    let method = incoming.method;
+    let path = incoming.path.trim_end_matches('/');
+    let call = if let Some((model, stream)) = gemini::route(path) {
+        if let Err(problem) = gemini::check_key(incoming) {
+            return api_error(Api::Gemini, 403, &problem, &Behaviour::default(), false);
+        }
+        Call {
+            api: Api::Gemini,
+            model: Some(model),
+            stream: Some(stream && incoming.query("alt") == Some("sse")),
+            array: stream && incoming.query("alt") != Some("sse"),
+        }
+    } else if path.ends_with("chat/completions") {
+        Call::body_decides(Api::OpenAi)
     } else if path.ends_with("messages") {
-        Api::Anthropic
+        Call::body_decides(Api::Anthropic)
     } else if path.ends_with("models") && method == Method::GET {
         let p = app.registry.get_or_create(provider);
-        return models(&p, headers);
+        return models(&p, incoming.headers);
     } else {
         return plain_error(
             StatusCode::NOT_FOUND,
@@ -210,7 +273,7 @@ async fn route(
         );
     }
     let p = app.registry.get_or_create(provider);
-    chat(app, &p, api, &body).await
+    chat(app, &p, &call, &body).await
 }
 
 fn models(p: &Provider, headers: &HeaderMap) -> Response {
@@ -238,7 +301,8 @@ fn models(p: &Provider, headers: &HeaderMap) -> Response {
 }
 
 /// One chat request, in the order the conformance fake checks things.
-async fn chat(app: &App, p: &Arc<Provider>, api: Api, body: &[u8]) -> Response {
+async fn chat(app: &App, p: &Arc<Provider>, call: &Call, body: &[u8]) -> Response {
+    let api = call.api;
     let active = p.begin();
     let (b, release) = p.snapshot();
     if b.refuse {
@@ -273,7 +337,11 @@ async fn chat(app: &App, p: &Arc<Provider>, api: Api, body: &[u8]) -> Response {
             false,
         );
     }
-    let req = match ChatRequest::parse(body).and_then(|r| r.validate(api).map(|()| r)) {
+    let parsed = match (api, call.model.as_deref()) {
+        (Api::Gemini, Some(model)) => gemini::request(body, model),
+        _ => ChatRequest::parse(body).and_then(|r| r.validate(api).map(|()| r)),
+    };
+    let req = match parsed {
         Ok(req) => req,
         Err(problem) => {
             let message = format!("mock {}: {problem}", p.name);
@@ -287,7 +355,7 @@ async fn chat(app: &App, p: &Arc<Provider>, api: Api, body: &[u8]) -> Response {
         );
         return api_error(api, 400, &message, &b, false);
     }
-    let streaming = req.is_stream();
+    let streaming = call.stream.unwrap_or_else(|| req.is_stream());
     if b.garbage || b.empty {
         return junk(api, streaming, &b);
     }
@@ -304,6 +372,7 @@ async fn chat(app: &App, p: &Arc<Provider>, api: Api, body: &[u8]) -> Response {
         let steps = match api {
             Api::OpenAi => openai::stream(&ctx, &reply),
             Api::Anthropic => anthropic::stream(&ctx, &reply),
+            Api::Gemini => gemini::stream(&ctx, &reply),
         };
         let body = stream::body(steps, release, app.shutdown.clone(), active);
         return respond(StatusCode::OK, "text/event-stream", headers, &b, body);
@@ -317,6 +386,8 @@ async fn chat(app: &App, p: &Arc<Provider>, api: Api, body: &[u8]) -> Response {
     let bytes = match api {
         Api::OpenAi => openai::completion(&ctx, &reply),
         Api::Anthropic => anthropic::message(&ctx, &reply),
+        Api::Gemini if call.array => gemini::array(&ctx, &reply),
+        Api::Gemini => crate::script::json_bytes(&gemini::response(&ctx, &reply)),
     };
     respond(
         StatusCode::OK,
@@ -337,7 +408,7 @@ fn junk(api: Api, streaming: bool, b: &Behaviour) -> Response {
         ),
         (false, false, _) => ("application/json", b""),
         (true, false, Api::OpenAi) => ("text/event-stream", b"data: [DONE]\n\n"),
-        (true, false, Api::Anthropic) => ("text/event-stream", b""),
+        (true, false, Api::Anthropic | Api::Gemini) => ("text/event-stream", b""),
     };
     respond(
         StatusCode::OK,
@@ -356,6 +427,7 @@ fn api_error(api: Api, status: u16, message: &str, b: &Behaviour, injected: bool
         (Some(custom), _) => crate::script::json_bytes(custom),
         (None, Api::OpenAi) => openai::error_body(status, message),
         (None, Api::Anthropic) => anthropic::error_body(status, message),
+        (None, Api::Gemini) => gemini::error_body(status, message),
     };
     let mut headers = ratelimit::headers(api, b, std::time::SystemTime::now());
     if let Some(seconds) = b.retry_after.filter(|_| injected) {

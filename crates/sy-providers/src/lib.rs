@@ -10,6 +10,7 @@
 
 mod anthropic;
 mod errors;
+mod gemini;
 mod openai;
 mod sse;
 #[cfg(test)]
@@ -118,6 +119,7 @@ pub fn protocol(api: Api) -> &'static dyn Protocol {
     match api {
         Api::OpenAi => &openai::OpenAi,
         Api::Anthropic => &anthropic::Anthropic,
+        Api::Gemini => &gemini::Gemini,
     }
 }
 

@@ -152,7 +152,7 @@ impl ProviderClient {
             let e = protocol.parse_error(status, &body);
             let text = String::from_utf8_lossy(&body);
             return Err(FailureKind::Status {
-                status,
+                status: e.status.unwrap_or(status),
                 message: redact(&e.message, &self.secrets),
                 code: e.code,
                 kind: e.kind,

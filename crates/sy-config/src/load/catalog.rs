@@ -46,7 +46,11 @@ pub(super) fn providers(
             cx,
             &p,
             "api",
-            &[("openai", Api::OpenAi), ("anthropic", Api::Anthropic)],
+            &[
+                ("openai", Api::OpenAi),
+                ("anthropic", Api::Anthropic),
+                ("gemini", Api::Gemini),
+            ],
         );
         let api = api.unwrap_or(Api::OpenAi);
         let name = p
@@ -72,16 +76,24 @@ pub(super) fn providers(
                 }
                 name.value
             });
-        let base_url = p
-            .string(cx, "base_url", Need::Required)
-            .map_or_else(String::new, |url| {
+        // clouds have a well-known address; every other server must be named
+        let default_url = default_base_url(api);
+        let need_url = if default_url.is_some() {
+            Need::Optional
+        } else {
+            Need::Required
+        };
+        let base_url = p.string(cx, "base_url", need_url).map_or_else(
+            || default_url.unwrap_or_default().to_owned(),
+            |url| {
                 base_url(&url.value).unwrap_or_else(|problem| {
                     cx.error(url.span, &p.key("base_url"), problem);
                     String::new()
                 })
-            });
+            },
+        );
         let api_key = p
-            .string(cx, "api_key", Need::Optional)
+            .string(cx, "api_key", key_need(api))
             .map(|k| SecretString::from(k.value));
         let allow = choice(
             cx,
@@ -106,6 +118,23 @@ pub(super) fn providers(
         });
     }
     (out, apis)
+}
+
+/// The `base_url` of a protocol whose service has one well-known address (SPEC §5).
+fn default_base_url(api: Api) -> Option<&'static str> {
+    match api {
+        Api::Gemini => Some("https://generativelanguage.googleapis.com/v1beta"),
+        Api::OpenAi | Api::Anthropic => None,
+    }
+}
+
+/// Whether `api_key` is required: a cloud never answers without one, while an OpenAI-style
+/// server may be a local one without authentication.
+fn key_need(api: Api) -> Need {
+    match api {
+        Api::Gemini => Need::Required,
+        Api::OpenAi | Api::Anthropic => Need::Optional,
+    }
 }
 
 /// `headers = { "X-Custom" = "v" }`: names must be HTTP tokens and values free of

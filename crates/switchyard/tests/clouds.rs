@@ -1,0 +1,13 @@
+//! The cloud protocols (SPEC §5: `gemini`, `azure`, `bedrock`, `vertex`) through the whole
+//! gateway over loopback HTTP against their simulations in `sy-mock`: streamed and whole
+//! answers, tool calls, usage and cost, error classification, and failover and resume across
+//! clouds.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+#[path = "clouds/common.rs"]
+mod common;
+#[path = "clouds/gemini.rs"]
+mod gemini;
