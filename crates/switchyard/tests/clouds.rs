@@ -7,6 +7,8 @@
 
 mod support;
 
+#[path = "clouds/azure.rs"]
+mod azure;
 #[path = "clouds/common.rs"]
 mod common;
 #[path = "clouds/gemini.rs"]

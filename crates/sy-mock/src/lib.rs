@@ -4,7 +4,10 @@
 //! One listener serves every provider: `POST /p/{name}/v1/chat/completions`
 //! (OpenAI), `POST /p/{name}/v1/messages` (Anthropic) and
 //! `POST /p/{name}/v1beta/models/{model}:streamGenerateContent?alt=sse` (and
-//! `:generateContent`, the Gemini API, `x-goog-api-key` required), streaming and not,
+//! `:generateContent`, the Gemini API, `x-goog-api-key` required),
+//! `POST /p/{name}/openai/deployments/{d}/chat/completions?api-version=V` and
+//! `/p/{name}/openai/v1/chat/completions` (Azure OpenAI, `api-key` required),
+//! streaming and not,
 //! `GET /p/{name}/v1/models`; the unprefixed `/v1/...` routes are the
 //! provider `mock`. A provider named in a path but not configured is created
 //! with the default behaviour. Routes match by path ending, like the
@@ -47,6 +50,7 @@
 
 mod admin;
 mod anthropic;
+mod azure;
 mod behaviour;
 mod config;
 mod demo;

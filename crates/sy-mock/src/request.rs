@@ -17,6 +17,8 @@ pub(crate) enum Api {
     Anthropic,
     /// `POST .../models/{model}:generateContent` and `:streamGenerateContent`.
     Gemini,
+    /// Azure OpenAI: OpenAI's body and answers at Azure's paths.
+    Azure,
 }
 
 /// A chat request of either API.
@@ -99,7 +101,7 @@ impl ChatRequest {
             }
             // read and checked by its wire module
             Api::Gemini => {}
-            Api::OpenAi => {
+            Api::OpenAi | Api::Azure => {
                 const ROLES: [&str; 5] = ["system", "developer", "user", "assistant", "tool"];
                 for (i, m) in messages.iter().enumerate() {
                     if !ROLES.contains(&m.role.as_str()) {
@@ -155,7 +157,7 @@ impl ChatRequest {
                 .flatten()
                 .map(String::as_str)
                 .collect(),
-            Api::OpenAi => match &self.stop {
+            Api::OpenAi | Api::Azure => match &self.stop {
                 Some(Stop::One(s)) => vec![s.as_str()],
                 Some(Stop::Many(v)) => v.iter().map(String::as_str).collect(),
                 None => Vec::new(),
@@ -167,7 +169,7 @@ impl ChatRequest {
     pub(crate) fn max_tokens(&self, api: Api) -> Option<i64> {
         match api {
             Api::Anthropic | Api::Gemini => self.max_tokens,
-            Api::OpenAi => self.max_tokens.or(self.max_completion_tokens),
+            Api::OpenAi | Api::Azure => self.max_tokens.or(self.max_completion_tokens),
         }
     }
 

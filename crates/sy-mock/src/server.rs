@@ -24,7 +24,7 @@ use crate::config::{valid_provider_name, MockConfig};
 use crate::reply::{Ctx, Reply};
 use crate::request::{Api, ChatRequest};
 use crate::state::{Provider, ProviderStats, Registry, DEFAULT_PROVIDER};
-use crate::{admin, anthropic, gemini, openai, ratelimit, stream};
+use crate::{admin, anthropic, azure, gemini, openai, ratelimit, stream};
 
 /// Request bodies up to this size are read (long prompts in load tests).
 const BODY_LIMIT: usize = 64 * 1024 * 1024;
@@ -253,6 +253,14 @@ async fn route(app: &App, provider: &str, incoming: &Incoming<'_>, body: Bytes) 
             stream: Some(stream && incoming.query("alt") == Some("sse")),
             array: stream && incoming.query("alt") != Some("sse"),
         }
+    } else if let Some(deployment) = azure::route(path) {
+        if let Err((status, problem)) = azure::check(incoming, deployment.is_some()) {
+            return api_error(Api::Azure, status, &problem, &Behaviour::default(), false);
+        }
+        Call {
+            model: deployment,
+            ..Call::body_decides(Api::Azure)
+        }
     } else if path.ends_with("chat/completions") {
         Call::body_decides(Api::OpenAi)
     } else if path.ends_with("messages") {
@@ -339,6 +347,11 @@ async fn chat(app: &App, p: &Arc<Provider>, call: &Call, body: &[u8]) -> Respons
     }
     let parsed = match (api, call.model.as_deref()) {
         (Api::Gemini, Some(model)) => gemini::request(body, model),
+        // the deployment names the model; the body's `model` may be anything or absent
+        (Api::Azure, Some(deployment)) => ChatRequest::parse(body).and_then(|mut r| {
+            r.model = Some(deployment.to_owned());
+            r.validate(api).map(|()| r)
+        }),
         _ => ChatRequest::parse(body).and_then(|r| r.validate(api).map(|()| r)),
     };
     let req = match parsed {
@@ -373,6 +386,7 @@ async fn chat(app: &App, p: &Arc<Provider>, call: &Call, body: &[u8]) -> Respons
             Api::OpenAi => openai::stream(&ctx, &reply),
             Api::Anthropic => anthropic::stream(&ctx, &reply),
             Api::Gemini => gemini::stream(&ctx, &reply),
+            Api::Azure => azure::stream(&ctx, &reply),
         };
         let body = stream::body(steps, release, app.shutdown.clone(), active);
         return respond(StatusCode::OK, "text/event-stream", headers, &b, body);
@@ -384,7 +398,7 @@ async fn chat(app: &App, p: &Arc<Provider>, call: &Call, body: &[u8]) -> Respons
         stream::sleep_until(Instant::now() + delay, &app.shutdown).await;
     }
     let bytes = match api {
-        Api::OpenAi => openai::completion(&ctx, &reply),
+        Api::OpenAi | Api::Azure => openai::completion(&ctx, &reply),
         Api::Anthropic => anthropic::message(&ctx, &reply),
         Api::Gemini if call.array => gemini::array(&ctx, &reply),
         Api::Gemini => crate::script::json_bytes(&gemini::response(&ctx, &reply)),
@@ -407,7 +421,7 @@ fn junk(api: Api, streaming: bool, b: &Behaviour) -> Response {
             b"data: <html>this is not json\n\ndata: {{{{\n\n",
         ),
         (false, false, _) => ("application/json", b""),
-        (true, false, Api::OpenAi) => ("text/event-stream", b"data: [DONE]\n\n"),
+        (true, false, Api::OpenAi | Api::Azure) => ("text/event-stream", b"data: [DONE]\n\n"),
         (true, false, Api::Anthropic | Api::Gemini) => ("text/event-stream", b""),
     };
     respond(
@@ -425,7 +439,7 @@ fn api_error(api: Api, status: u16, message: &str, b: &Behaviour, injected: bool
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = match (b.error_body.as_ref().filter(|_| injected), api) {
         (Some(custom), _) => crate::script::json_bytes(custom),
-        (None, Api::OpenAi) => openai::error_body(status, message),
+        (None, Api::OpenAi | Api::Azure) => openai::error_body(status, message),
         (None, Api::Anthropic) => anthropic::error_body(status, message),
         (None, Api::Gemini) => gemini::error_body(status, message),
     };

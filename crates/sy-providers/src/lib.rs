@@ -9,6 +9,7 @@
 //! Pure: bytes and values in, values out; signing and sending live in `sy-upstream`.
 
 mod anthropic;
+mod azure;
 mod errors;
 mod gemini;
 mod openai;
@@ -120,6 +121,9 @@ pub fn protocol(api: Api) -> &'static dyn Protocol {
         Api::OpenAi => &openai::OpenAi,
         Api::Anthropic => &anthropic::Anthropic,
         Api::Gemini => &gemini::Gemini,
+        Api::Azure => &azure::Azure,
+        // not selectable in a config yet: their protocols are the next commits
+        Api::Bedrock | Api::Vertex => &openai::OpenAi,
     }
 }
 

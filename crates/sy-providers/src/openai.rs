@@ -10,7 +10,8 @@ use sy_api::{Family, Request};
 
 use crate::{Auth, Call, Continue, Decode, Protocol, Target};
 
-pub(crate) use decode::ChunkHandler;
+pub(crate) use decode::{whole_body, ChunkHandler};
+pub(crate) use encode::body;
 
 /// OpenAI-compatible chat completions.
 pub struct OpenAi;

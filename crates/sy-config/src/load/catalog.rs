@@ -3,6 +3,7 @@
 //! models). Providers are walked first, whatever the file order, so every endpoint can be
 //! checked against the full set.
 
+mod cloud;
 mod endpoint;
 
 use std::collections::HashMap;
@@ -24,6 +25,15 @@ const PROVIDER_KEYS: &[&str] = &[
     "headers",
 ];
 
+/// The keys of a provider table: the common ones, then the clouds'.
+fn provider_keys() -> Vec<&'static str> {
+    PROVIDER_KEYS
+        .iter()
+        .copied()
+        .chain(cloud::key_names())
+        .collect()
+}
+
 const MODEL_KEYS: &[&str] = &["id", "name", "context_length", "fallbacks", "endpoints"];
 
 const DEFAULT_MAX_CONCURRENCY: u32 = 256;
@@ -39,7 +49,7 @@ pub(super) fn providers(
     let mut apis = HashMap::new();
     let mut first: HashMap<String, Span> = HashMap::new();
     for p in root
-        .tables(cx, "providers", PROVIDER_KEYS)
+        .tables(cx, "providers", &provider_keys())
         .unwrap_or_default()
     {
         let api = choice(
@@ -50,6 +60,7 @@ pub(super) fn providers(
                 ("openai", Api::OpenAi),
                 ("anthropic", Api::Anthropic),
                 ("gemini", Api::Gemini),
+                ("azure", Api::Azure),
             ],
         );
         let api = api.unwrap_or(Api::OpenAi);
@@ -76,15 +87,19 @@ pub(super) fn providers(
                 }
                 name.value
             });
+        let api_key = p
+            .string(cx, "api_key", cloud::key_need(api))
+            .map(|k| SecretString::from(k.value));
+        let cloud = cloud::cloud(cx, &p, api, api_key.is_some());
         // clouds have a well-known address; every other server must be named
-        let default_url = default_base_url(api);
+        let default_url = cloud::default_base_url(api, &cloud);
         let need_url = if default_url.is_some() {
             Need::Optional
         } else {
             Need::Required
         };
         let base_url = p.string(cx, "base_url", need_url).map_or_else(
-            || default_url.unwrap_or_default().to_owned(),
+            || default_url.unwrap_or_default(),
             |url| {
                 base_url(&url.value).unwrap_or_else(|problem| {
                     cx.error(url.span, &p.key("base_url"), problem);
@@ -92,9 +107,6 @@ pub(super) fn providers(
                 })
             },
         );
-        let api_key = p
-            .string(cx, "api_key", key_need(api))
-            .map(|k| SecretString::from(k.value));
         let allow = choice(
             cx,
             &p,
@@ -115,26 +127,10 @@ pub(super) fn providers(
             zdr: p.bool(cx, "zdr").unwrap_or(false),
             max_concurrency,
             headers: headers(cx, &p),
+            cloud,
         });
     }
     (out, apis)
-}
-
-/// The `base_url` of a protocol whose service has one well-known address (SPEC §5).
-fn default_base_url(api: Api) -> Option<&'static str> {
-    match api {
-        Api::Gemini => Some("https://generativelanguage.googleapis.com/v1beta"),
-        Api::OpenAi | Api::Anthropic => None,
-    }
-}
-
-/// Whether `api_key` is required: a cloud never answers without one, while an OpenAI-style
-/// server may be a local one without authentication.
-fn key_need(api: Api) -> Need {
-    match api {
-        Api::Gemini => Need::Required,
-        Api::OpenAi | Api::Anthropic => Need::Optional,
-    }
 }
 
 /// `headers = { "X-Custom" = "v" }`: names must be HTTP tokens and values free of
