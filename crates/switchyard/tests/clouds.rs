@@ -13,3 +13,5 @@ mod azure;
 mod common;
 #[path = "clouds/gemini.rs"]
 mod gemini;
+#[path = "clouds/bedrock.rs"]
+mod bedrock;

@@ -7,6 +7,8 @@
 //! `:generateContent`, the Gemini API, `x-goog-api-key` required),
 //! `POST /p/{name}/openai/deployments/{d}/chat/completions?api-version=V` and
 //! `/p/{name}/openai/v1/chat/completions` (Azure OpenAI, `api-key` required),
+//! `POST /p/{name}/model/{id}/converse-stream` and `/converse` (Amazon Bedrock,
+//! SigV4-verified or a Bearer API key),
 //! streaming and not,
 //! `GET /p/{name}/v1/models`; the unprefixed `/v1/...` routes are the
 //! provider `mock`. A provider named in a path but not configured is created
@@ -51,6 +53,7 @@
 mod admin;
 mod anthropic;
 mod azure;
+mod bedrock;
 mod behaviour;
 mod config;
 mod demo;
@@ -64,6 +67,7 @@ mod server;
 mod state;
 mod stream;
 
+pub use bedrock::{MOCK_AWS_ACCESS_KEY_ID, MOCK_AWS_SECRET_ACCESS_KEY};
 pub use behaviour::{Behaviour, RateLimitKind};
 pub use config::{valid_provider_name, MockConfig, MockProvider};
 pub use demo::DEMO_MOCK_TOML;

@@ -46,7 +46,7 @@ pub(crate) fn headers(api: Api, b: &Behaviour, now: SystemTime) -> Vec<(HeaderNa
             ),
         ],
         // Google sends no rate-limit headers (a 429 RESOURCE_EXHAUSTED says it all)
-        Api::Gemini => return Vec::new(),
+        Api::Gemini | Api::Converse => return Vec::new(),
     };
     pairs
         .into_iter()

@@ -156,6 +156,7 @@ impl Reply {
                 Api::Anthropic => "toolu_",
                 // never sent: Gemini's calls have no ids
                 Api::Gemini => "",
+                Api::Converse => "tooluse_",
             };
             tool = Some(ToolCall {
                 id: format!("{prefix}{}", random_hex(20)),

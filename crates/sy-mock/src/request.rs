@@ -19,6 +19,8 @@ pub(crate) enum Api {
     Gemini,
     /// Azure OpenAI: OpenAI's body and answers at Azure's paths.
     Azure,
+    /// Amazon Bedrock's Converse API.
+    Converse,
 }
 
 /// A chat request of either API.
@@ -100,7 +102,7 @@ impl ChatRequest {
                 }
             }
             // read and checked by its wire module
-            Api::Gemini => {}
+            Api::Gemini | Api::Converse => {}
             Api::OpenAi | Api::Azure => {
                 const ROLES: [&str; 5] = ["system", "developer", "user", "assistant", "tool"];
                 for (i, m) in messages.iter().enumerate() {
@@ -151,7 +153,7 @@ impl ChatRequest {
     pub(crate) fn stops(&self, api: Api) -> Vec<&str> {
         match api {
             // the clouds' requests are read into the Anthropic-shaped fields
-            Api::Anthropic | Api::Gemini => self
+            Api::Anthropic | Api::Gemini | Api::Converse => self
                 .stop_sequences
                 .iter()
                 .flatten()
@@ -168,7 +170,7 @@ impl ChatRequest {
     /// The completion-length limit of the request's API.
     pub(crate) fn max_tokens(&self, api: Api) -> Option<i64> {
         match api {
-            Api::Anthropic | Api::Gemini => self.max_tokens,
+            Api::Anthropic | Api::Gemini | Api::Converse => self.max_tokens,
             Api::OpenAi | Api::Azure => self.max_tokens.or(self.max_completion_tokens),
         }
     }

@@ -24,7 +24,7 @@ use crate::config::{valid_provider_name, MockConfig};
 use crate::reply::{Ctx, Reply};
 use crate::request::{Api, ChatRequest};
 use crate::state::{Provider, ProviderStats, Registry, DEFAULT_PROVIDER};
-use crate::{admin, anthropic, azure, gemini, openai, ratelimit, stream};
+use crate::{admin, anthropic, azure, bedrock, gemini, openai, ratelimit, stream};
 
 /// Request bodies up to this size are read (long prompts in load tests).
 const BODY_LIMIT: usize = 64 * 1024 * 1024;
@@ -243,7 +243,24 @@ impl Call {
 async fn route(app: &App, provider: &str, incoming: &Incoming<'_>, body: Bytes) -> Response {
     let method = incoming.method;
     let path = incoming.path.trim_end_matches('/');
-    let call = if let Some((model, stream)) = gemini::route(path) {
+    let call = if let Some((model, stream)) = bedrock::route(path) {
+        if let Err((status, exception, problem)) = bedrock::check_auth(incoming, &body) {
+            let code = StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN);
+            let header = (
+                HeaderName::from_static("x-amzn-errortype"),
+                HeaderValue::from_static(exception),
+            );
+            let b = Behaviour::default();
+            let body = Body::from(bedrock::error_body(&problem));
+            return respond(code, "application/json", vec![header], &b, body);
+        }
+        Call {
+            api: Api::Converse,
+            model: Some(model),
+            stream: Some(stream),
+            array: false,
+        }
+    } else if let Some((model, stream)) = gemini::route(path) {
         if let Err(problem) = gemini::check_key(incoming) {
             return api_error(Api::Gemini, 403, &problem, &Behaviour::default(), false);
         }
@@ -347,6 +364,7 @@ async fn chat(app: &App, p: &Arc<Provider>, call: &Call, body: &[u8]) -> Respons
     }
     let parsed = match (api, call.model.as_deref()) {
         (Api::Gemini, Some(model)) => gemini::request(body, model),
+        (Api::Converse, Some(model)) => bedrock::request(body, model),
         // the deployment names the model; the body's `model` may be anything or absent
         (Api::Azure, Some(deployment)) => ChatRequest::parse(body).and_then(|mut r| {
             r.model = Some(deployment.to_owned());
@@ -387,9 +405,15 @@ async fn chat(app: &App, p: &Arc<Provider>, call: &Call, body: &[u8]) -> Respons
             Api::Anthropic => anthropic::stream(&ctx, &reply),
             Api::Gemini => gemini::stream(&ctx, &reply),
             Api::Azure => azure::stream(&ctx, &reply),
+            Api::Converse => bedrock::stream(&ctx, &reply),
         };
         let body = stream::body(steps, release, app.shutdown.clone(), active);
-        return respond(StatusCode::OK, "text/event-stream", headers, &b, body);
+        let content_type = if api == Api::Converse {
+            "application/vnd.amazon.eventstream"
+        } else {
+            "text/event-stream"
+        };
+        return respond(StatusCode::OK, content_type, headers, &b, body);
     }
     // A whole answer arrives when its last chunk would have.
     let extra_chunks = u32::try_from(reply.chunk_count().saturating_sub(1)).unwrap_or(u32::MAX);
@@ -402,6 +426,7 @@ async fn chat(app: &App, p: &Arc<Provider>, call: &Call, body: &[u8]) -> Respons
         Api::Anthropic => anthropic::message(&ctx, &reply),
         Api::Gemini if call.array => gemini::array(&ctx, &reply),
         Api::Gemini => crate::script::json_bytes(&gemini::response(&ctx, &reply)),
+        Api::Converse => bedrock::response(&ctx, &reply),
     };
     respond(
         StatusCode::OK,
@@ -423,6 +448,7 @@ fn junk(api: Api, streaming: bool, b: &Behaviour) -> Response {
         (false, false, _) => ("application/json", b""),
         (true, false, Api::OpenAi | Api::Azure) => ("text/event-stream", b"data: [DONE]\n\n"),
         (true, false, Api::Anthropic | Api::Gemini) => ("text/event-stream", b""),
+        (true, false, Api::Converse) => ("application/vnd.amazon.eventstream", b""),
     };
     respond(
         StatusCode::OK,
@@ -442,8 +468,15 @@ fn api_error(api: Api, status: u16, message: &str, b: &Behaviour, injected: bool
         (None, Api::OpenAi | Api::Azure) => openai::error_body(status, message),
         (None, Api::Anthropic) => anthropic::error_body(status, message),
         (None, Api::Gemini) => gemini::error_body(status, message),
+        (None, Api::Converse) => bedrock::error_body(message),
     };
     let mut headers = ratelimit::headers(api, b, std::time::SystemTime::now());
+    if api == Api::Converse {
+        headers.push((
+            HeaderName::from_static("x-amzn-errortype"),
+            HeaderValue::from_static(bedrock::exception(status)),
+        ));
+    }
     if let Some(seconds) = b.retry_after.filter(|_| injected) {
         headers.push((RETRY_AFTER, HeaderValue::from(seconds)));
     }

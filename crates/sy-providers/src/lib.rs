@@ -10,6 +10,7 @@
 
 mod anthropic;
 mod azure;
+mod bedrock;
 mod errors;
 mod gemini;
 mod openai;
@@ -81,6 +82,13 @@ pub enum Auth {
     Bearer,
     /// The key in a header of this name.
     Header(&'static str),
+    /// AWS Signature Version 4 over the final request (method, path, signed headers, body)
+    /// with the provider's AWS keys, for this service name; a provider configured with an
+    /// `api_key` instead sends it as Bearer (Bedrock API keys).
+    SigV4 { service: &'static str },
+    /// `Authorization: Bearer` with an OAuth access token obtained from the provider's
+    /// service-account file (a JWT exchanged at its `token_uri`), cached until near expiry.
+    GoogleServiceAccount,
 }
 
 /// Decodes one answer's body, whatever its framing, into frames of typed events.
@@ -122,8 +130,9 @@ pub fn protocol(api: Api) -> &'static dyn Protocol {
         Api::Anthropic => &anthropic::Anthropic,
         Api::Gemini => &gemini::Gemini,
         Api::Azure => &azure::Azure,
-        // not selectable in a config yet: their protocols are the next commits
-        Api::Bedrock | Api::Vertex => &openai::OpenAi,
+        Api::Bedrock => &bedrock::Bedrock,
+        // not selectable in a config yet: its protocol is the next commit
+        Api::Vertex => &openai::OpenAi,
     }
 }
 

@@ -14,6 +14,7 @@ use sy_routing::FailureKind;
 use crate::headers::{rate_limit_reset_s, retry_after_s};
 use crate::limit::{Limiter, Permit};
 use crate::redact::redact;
+use crate::sign::AwsKeys;
 use crate::Answer;
 
 /// Error bodies are read up to this size; the rest is not needed to classify them.
@@ -61,6 +62,16 @@ pub struct ProviderClient {
     limiter: Arc<Limiter>,
     /// The provider's credentials, to scrub from anything the upstream says back.
     secrets: Arc<[String]>,
+    /// Authentication computed per request (beyond the static headers).
+    signer: Signer,
+}
+
+/// How each request is authenticated besides the static headers.
+enum Signer {
+    /// The static headers carry it (or nothing is needed).
+    None,
+    /// AWS SigV4 over the final request.
+    Aws(AwsKeys),
 }
 
 impl ProviderClient {
@@ -79,12 +90,37 @@ impl ProviderClient {
             .map(|k| k.expose_secret().to_owned())
             .collect();
         secrets.extend(p.headers.iter().map(|(_, v)| v.clone()));
+        let c = &p.cloud;
+        secrets.extend(
+            [
+                &c.aws_access_key_id,
+                &c.aws_secret_access_key,
+                &c.aws_session_token,
+            ]
+            .into_iter()
+            .flatten()
+            .map(|k| k.expose_secret().to_owned()),
+        );
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let auth = sy_providers::protocol(p.api).auth();
+        let signer = match (auth, &c.aws_access_key_id, &c.aws_secret_access_key) {
+            (Auth::SigV4 { service }, Some(id), Some(secret)) => Signer::Aws(AwsKeys {
+                access_key_id: id.clone(),
+                secret_access_key: secret.clone(),
+                session_token: c.aws_session_token.clone(),
+                region: c.region.clone().unwrap_or_default(),
+                service,
+            }),
+            _ => Signer::None,
+        };
         if let Some(key) = &p.api_key {
-            let (name, value) = match sy_providers::protocol(p.api).auth() {
-                Auth::Bearer => (AUTHORIZATION, format!("Bearer {}", key.expose_secret())),
+            let (name, value) = match auth {
                 Auth::Header(h) => (HeaderName::from_static(h), key.expose_secret().to_owned()),
+                // a Bedrock API key (no AWS keys) is a Bearer token
+                Auth::Bearer | Auth::SigV4 { .. } | Auth::GoogleServiceAccount => {
+                    (AUTHORIZATION, format!("Bearer {}", key.expose_secret()))
+                }
             };
             let mut v = HeaderValue::from_str(&value)
                 .map_err(|_| format!("provider {}: api_key is not a valid header value", p.name))?;
@@ -106,6 +142,7 @@ impl ProviderClient {
             headers,
             limiter,
             secrets: secrets.into(),
+            signer,
         })
     }
 
@@ -143,7 +180,21 @@ impl ProviderClient {
         for (k, v) in &call.headers {
             req = req.header(k.as_str(), v.as_str());
         }
-        let resp = req.send().await.map_err(|e| transport_failure(&e))?;
+        // built first: a signature covers the request exactly as it is sent
+        let mut req = req
+            .build()
+            .map_err(|_| FailureKind::Unencodable("not a valid request".to_owned()))?;
+        match &self.signer {
+            Signer::None => {}
+            Signer::Aws(keys) => keys
+                .sign(&mut req, std::time::SystemTime::now())
+                .map_err(FailureKind::Unencodable)?,
+        }
+        let resp = self
+            .http
+            .execute(req)
+            .await
+            .map_err(|e| transport_failure(&e))?;
         let status = resp.status().as_u16();
         let protocol = sy_providers::protocol(self.api);
         if !(200..300).contains(&status) {

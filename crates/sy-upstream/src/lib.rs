@@ -9,6 +9,7 @@ mod client;
 mod headers;
 mod limit;
 mod redact;
+mod sign;
 
 pub use answer::Answer;
 pub use client::{transport_failure, ProviderClient, Upstreams};

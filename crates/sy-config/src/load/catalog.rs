@@ -61,6 +61,7 @@ pub(super) fn providers(
                 ("anthropic", Api::Anthropic),
                 ("gemini", Api::Gemini),
                 ("azure", Api::Azure),
+                ("bedrock", Api::Bedrock),
             ],
         );
         let api = api.unwrap_or(Api::OpenAi);
