@@ -9,9 +9,11 @@ mod support;
 
 #[path = "clouds/azure.rs"]
 mod azure;
+#[path = "clouds/bedrock.rs"]
+mod bedrock;
 #[path = "clouds/common.rs"]
 mod common;
 #[path = "clouds/gemini.rs"]
 mod gemini;
-#[path = "clouds/bedrock.rs"]
-mod bedrock;
+#[path = "clouds/vertex.rs"]
+mod vertex;

@@ -24,7 +24,7 @@ use crate::config::{valid_provider_name, MockConfig};
 use crate::reply::{Ctx, Reply};
 use crate::request::{Api, ChatRequest};
 use crate::state::{Provider, ProviderStats, Registry, DEFAULT_PROVIDER};
-use crate::{admin, anthropic, azure, bedrock, gemini, openai, ratelimit, stream};
+use crate::{admin, anthropic, azure, bedrock, gemini, openai, ratelimit, stream, vertex};
 
 /// Request bodies up to this size are read (long prompts in load tests).
 const BODY_LIMIT: usize = 64 * 1024 * 1024;
@@ -36,6 +36,8 @@ const DEFAULT_MODELS: [&str; 2] = ["mock-chat", "mock-chat-mini"];
 pub(crate) struct App {
     pub registry: Registry,
     pub shutdown: CancellationToken,
+    /// The simulated Vertex AI's issued access tokens.
+    pub tokens: vertex::Tokens,
 }
 
 /// A running mock: its address and a handle on its providers.
@@ -74,6 +76,7 @@ impl MockServer {
         let app = Arc::new(App {
             registry: Registry::new(config.providers),
             shutdown: shutdown.clone(),
+            tokens: vertex::Tokens::default(),
         });
         let router = router(Arc::clone(&app));
         let listener = listener.tap_io(|tcp| {
@@ -121,6 +124,12 @@ impl MockServer {
     pub fn behaviour(&self, provider: &str) -> Option<Behaviour> {
         let p = self.app.registry.get(provider)?;
         Some(Behaviour::clone(&p.behaviour()))
+    }
+
+    /// Access tokens the simulated Vertex AI token endpoint has issued.
+    #[must_use]
+    pub fn token_exchanges(&self) -> u64 {
+        self.app.tokens.exchanges()
     }
 
     /// A provider's counters.
@@ -243,7 +252,30 @@ impl Call {
 async fn route(app: &App, provider: &str, incoming: &Incoming<'_>, body: Bytes) -> Response {
     let method = incoming.method;
     let path = incoming.path.trim_end_matches('/');
-    let call = if let Some((model, stream)) = bedrock::route(path) {
+    if path.ends_with("/token") && method == Method::POST {
+        let (status, answer) = app.tokens.exchange(&body);
+        let code = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+        let b = Behaviour::default();
+        let body = Body::from(crate::script::json_bytes(&answer));
+        return respond(code, "application/json", Vec::new(), &b, body);
+    }
+    let call = if let Some((api, model, stream)) = vertex::route(path) {
+        if let Err(problem) = app.tokens.check(incoming) {
+            return api_error(Api::Gemini, 401, &problem, &Behaviour::default(), false);
+        }
+        if api == Api::Anthropic {
+            if let Err(problem) = vertex::check_anthropic_body(&body) {
+                return api_error(api, 400, &problem, &Behaviour::default(), false);
+            }
+        }
+        let sse = incoming.query("alt") == Some("sse");
+        Call {
+            api,
+            model: Some(model),
+            stream: Some(stream && (api == Api::Anthropic || sse)),
+            array: stream && api == Api::Gemini && !sse,
+        }
+    } else if let Some((model, stream)) = bedrock::route(path) {
         if let Err((status, exception, problem)) = bedrock::check_auth(incoming, &body) {
             let code = StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN);
             let header = (
@@ -366,10 +398,12 @@ async fn chat(app: &App, p: &Arc<Provider>, call: &Call, body: &[u8]) -> Respons
         (Api::Gemini, Some(model)) => gemini::request(body, model),
         (Api::Converse, Some(model)) => bedrock::request(body, model),
         // the deployment names the model; the body's `model` may be anything or absent
-        (Api::Azure, Some(deployment)) => ChatRequest::parse(body).and_then(|mut r| {
-            r.model = Some(deployment.to_owned());
-            r.validate(api).map(|()| r)
-        }),
+        (Api::Azure | Api::Anthropic, Some(deployment)) => {
+            ChatRequest::parse(body).and_then(|mut r| {
+                r.model = Some(deployment.to_owned());
+                r.validate(api).map(|()| r)
+            })
+        }
         _ => ChatRequest::parse(body).and_then(|r| r.validate(api).map(|()| r)),
     };
     let req = match parsed {

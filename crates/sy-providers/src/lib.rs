@@ -18,6 +18,7 @@ mod sse;
 #[cfg(test)]
 mod testing;
 mod tokens;
+mod vertex;
 
 use sy_api::{Family, Frame, Request, UpstreamError};
 use sy_config::{Api, Provider};
@@ -131,8 +132,7 @@ pub fn protocol(api: Api) -> &'static dyn Protocol {
         Api::Gemini => &gemini::Gemini,
         Api::Azure => &azure::Azure,
         Api::Bedrock => &bedrock::Bedrock,
-        // not selectable in a config yet: its protocol is the next commit
-        Api::Vertex => &openai::OpenAi,
+        Api::Vertex => &vertex::Vertex,
     }
 }
 

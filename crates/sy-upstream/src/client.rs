@@ -11,6 +11,7 @@ use sy_config::{Api, Config, Provider};
 use sy_providers::{Auth, Call, Continue, Target};
 use sy_routing::FailureKind;
 
+use crate::google::TokenSource;
 use crate::headers::{rate_limit_reset_s, retry_after_s};
 use crate::limit::{Limiter, Permit};
 use crate::redact::redact;
@@ -40,9 +41,18 @@ impl Upstreams {
                 }
                 None => Limiter::new(p.max_concurrency),
             };
+            // a reload keeps the cached access token while the file is the same
+            let tokens = previous
+                .and_then(|u| u.clients.get(&p.name))
+                .and_then(|old| match &old.signer {
+                    Signer::Google(t) if Some(&t.path) == p.cloud.credentials_file.as_ref() => {
+                        Some(Arc::clone(t))
+                    }
+                    _ => None,
+                });
             clients.insert(
                 p.name.clone(),
-                Arc::new(ProviderClient::new(p, connect, limiter)?),
+                Arc::new(ProviderClient::new(p, connect, limiter, tokens)?),
             );
         }
         Ok(Self { clients })
@@ -72,10 +82,17 @@ enum Signer {
     None,
     /// AWS SigV4 over the final request.
     Aws(AwsKeys),
+    /// A Google access token from a service account.
+    Google(Arc<TokenSource>),
 }
 
 impl ProviderClient {
-    fn new(p: &Provider, connect_timeout: Duration, limiter: Arc<Limiter>) -> Result<Self, String> {
+    fn new(
+        p: &Provider,
+        connect_timeout: Duration,
+        limiter: Arc<Limiter>,
+        tokens: Option<Arc<TokenSource>>,
+    ) -> Result<Self, String> {
         let http = reqwest::Client::builder()
             .connect_timeout(connect_timeout)
             .tcp_nodelay(true)
@@ -112,6 +129,14 @@ impl ProviderClient {
                 region: c.region.clone().unwrap_or_default(),
                 service,
             }),
+            (Auth::GoogleServiceAccount, _, _) => match (tokens, &c.credentials_file) {
+                (Some(t), _) => Signer::Google(t),
+                (None, Some(path)) => Signer::Google(Arc::new(
+                    TokenSource::from_file(path, http.clone())
+                        .map_err(|e| format!("provider {}: {e}", p.name))?,
+                )),
+                (None, None) => Signer::None,
+            },
             _ => Signer::None,
         };
         if let Some(key) = &p.api_key {
@@ -156,6 +181,14 @@ impl ProviderClient {
         self.limiter.try_acquire()
     }
 
+    /// Token exchanges made for this provider's service account (Vertex AI), if it has one.
+    pub fn token_exchanges(&self) -> Option<u64> {
+        match &self.signer {
+            Signer::Google(t) => Some(t.exchanges()),
+            _ => None,
+        }
+    }
+
     /// Attempts in flight at this provider.
     pub fn in_flight(&self) -> usize {
         self.limiter.in_flight()
@@ -189,6 +222,13 @@ impl ProviderClient {
             Signer::Aws(keys) => keys
                 .sign(&mut req, std::time::SystemTime::now())
                 .map_err(FailureKind::Unencodable)?,
+            Signer::Google(tokens) => {
+                let token = tokens.token().await?;
+                let mut v = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
+                    .map_err(|_| FailureKind::Unencodable("a bad access token".to_owned()))?;
+                v.set_sensitive(true);
+                req.headers_mut().insert(AUTHORIZATION, v);
+            }
         }
         let resp = self
             .http

@@ -6,6 +6,7 @@
 
 mod answer;
 mod client;
+mod google;
 mod headers;
 mod limit;
 mod redact;

@@ -48,11 +48,19 @@ async fn bedrock_signed_whole_and_streamed_with_usage_and_cost() {
     let attempt = &v["error"]["metadata"]["attempts"][0];
     assert_eq!(attempt["status"], 403, "{v}");
     assert_eq!(attempt["class"], "transient", "{v}");
-    assert!(attempt["message"].as_str().unwrap().contains("signature"), "{v}");
+    assert!(
+        attempt["message"].as_str().unwrap().contains("signature"),
+        "{v}"
+    );
     assert!(!v.to_string().contains("not-the-secret-at-all"));
 
     // a Bedrock API key goes as Bearer
-    let gw = gateway(json!({}), "region = \"us-west-2\"\napi_key = \"bedrock-api-key-abc\"", "m").await;
+    let gw = gateway(
+        json!({}),
+        "region = \"us-west-2\"\napi_key = \"bedrock-api-key-abc\"",
+        "m",
+    )
+    .await;
     assert_eq!(chat(&gw, body(false)).await.status(), 200);
 }
 
@@ -75,12 +83,16 @@ async fn bedrock_tool_call_and_errors_classified() {
     );
 
     // "Input is too long": context length (SPEC §4.3)
-    let too_long = json!({"status": 400, "error_body": {"message": "Input is too long for requested model."}});
+    let too_long =
+        json!({"status": 400, "error_body": {"message": "Input is too long for requested model."}});
     let gw = gateway(too_long, &sigv4_keys(), "m").await;
     let r = chat(&gw, body(false)).await;
     assert_eq!(r.status(), 400);
     let v: Value = r.json().await.unwrap();
-    assert_eq!(v["error"]["metadata"]["attempts"][0]["class"], "context_length", "{v}");
+    assert_eq!(
+        v["error"]["metadata"]["attempts"][0]["class"], "context_length",
+        "{v}"
+    );
     // throttling: transient, rate limited
     let gw = gateway(json!({"status": 429}), &sigv4_keys(), "m").await;
     let r = chat(&gw, body(false)).await;

@@ -62,6 +62,7 @@ pub(super) fn providers(
                 ("gemini", Api::Gemini),
                 ("azure", Api::Azure),
                 ("bedrock", Api::Bedrock),
+                ("vertex", Api::Vertex),
             ],
         );
         let api = api.unwrap_or(Api::OpenAi);
