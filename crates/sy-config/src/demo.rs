@@ -30,6 +30,54 @@ name = "flakyhost"           # cheap, but about 3 requests in 10 get a 503
 base_url = "${SWITCHYARD_DEMO_MOCK}/p/flakyhost/v1"
 data_collection = "allow"
 
+# Claude on three simulated clouds: Anthropic's API (flaky: half its requests are overloaded),
+# Amazon Bedrock (SigV4-signed, verified by the simulation) and Google Vertex AI (a service
+# account's token). Ask for `anthropic/claude-sonnet-4` and watch it fail over across clouds.
+[[providers]]
+name = "anthropic"
+api = "anthropic"
+base_url = "${SWITCHYARD_DEMO_MOCK}/p/anthropic/v1"
+api_key = "sk-ant-demo"
+
+[[providers]]
+name = "bedrock"
+api = "bedrock"
+base_url = "${SWITCHYARD_DEMO_MOCK}/p/bedrock"
+region = "us-east-1"
+aws_access_key_id = "${SWITCHYARD_DEMO_AWS_ACCESS_KEY_ID}"
+aws_secret_access_key = "${SWITCHYARD_DEMO_AWS_SECRET_ACCESS_KEY}"
+
+[[providers]]
+name = "vertex"
+api = "vertex"
+base_url = "${SWITCHYARD_DEMO_MOCK}/p/vertex"
+project = "mock-project"
+region = "us-east5"
+credentials_file = "${SWITCHYARD_DEMO_VERTEX_CREDENTIALS}"
+
+[[models]]
+id = "anthropic/claude-sonnet-4"
+name = "Claude Sonnet 4 (demo: Anthropic, Bedrock, Vertex)"
+context_length = 200000
+
+  [[models.endpoints]]
+  provider = "anthropic"
+  upstream_model = "claude-sonnet-4-20250514"
+  prompt_price = 3.0
+  completion_price = 15.0
+
+  [[models.endpoints]]
+  provider = "bedrock"
+  upstream_model = "us.anthropic.claude-sonnet-4-20250514-v1:0"
+  prompt_price = 3.0
+  completion_price = 15.0
+
+  [[models.endpoints]]
+  provider = "vertex"
+  upstream_model = "anthropic/claude-sonnet-4@20250514"
+  prompt_price = 3.0
+  completion_price = 15.0
+
 [[models]]
 id = "meta-llama/llama-4-scout"
 name = "Llama 4 Scout (demo)"
@@ -122,7 +170,10 @@ context_length = 96000
 mod tests {
     #[test]
     fn demo_catalog_is_valid() {
-        let env = |k: &str| (k == "SWITCHYARD_DEMO_MOCK").then(|| "http://127.0.0.1:1".to_owned());
+        let env = |k: &str| {
+            k.starts_with("SWITCHYARD_DEMO_")
+                .then(|| "http://127.0.0.1:1".to_owned())
+        };
         let c = crate::load(super::DEMO_TOML, "<demo>", &env).unwrap();
         assert!(c.models.len() >= 3);
         assert!(c.models.iter().all(|m| m.endpoints.len() >= 2));

@@ -31,4 +31,24 @@ fail_rate = 0.3
 status = 503
 retry_after = 1
 text = "Hello from flakyhost. This time I answered, but about three requests in ten get a 503 from me. When that happens, Switchyard fails over to another provider before you notice, and my uptime score shows what kind of host I am."
+
+[[providers]]
+name = "anthropic"
+ttft_ms = 250
+tokens_per_s = 60
+fail_rate = 0.5
+status = 529
+text = "Hello from Claude, by way of the cloud that answered. Anthropic's own API is overloaded about half the time in this demo; when it is, Switchyard asks Amazon Bedrock, then Google Vertex AI, for the same model, and you never see the difference."
+
+[[providers]]
+name = "bedrock"
+ttft_ms = 300
+tokens_per_s = 60
+text = "Hello from Claude on Amazon Bedrock. Switchyard signed this request with AWS Signature V4, read my answer from an AWS event stream, and translated it for you."
+
+[[providers]]
+name = "vertex"
+ttft_ms = 300
+tokens_per_s = 60
+text = "Hello from Claude on Google Vertex AI. Switchyard exchanged a service account's signed assertion for an access token once, and reuses it for every request."
 "#;

@@ -251,7 +251,9 @@ impl Call {
 /// Dispatches on the path's ending, like the conformance fake.
 async fn route(app: &App, provider: &str, incoming: &Incoming<'_>, body: Bytes) -> Response {
     let method = incoming.method;
-    let path = incoming.path.trim_end_matches('/');
+    // the prefixed route's rest has no leading slash; the cloud paths are matched on `/model/`
+    let normalized = format!("/{}", incoming.path.trim_matches('/'));
+    let path = normalized.as_str();
     if path.ends_with("/token") && method == Method::POST {
         let (status, answer) = app.tokens.exchange(&body);
         let code = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
