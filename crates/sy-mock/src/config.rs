@@ -203,7 +203,18 @@ mod tests {
     fn the_demo_config_is_valid() {
         let config = MockConfig::from_toml(crate::DEMO_MOCK_TOML).unwrap();
         let names: Vec<_> = config.providers.iter().map(|p| p.name.as_str()).collect();
-        assert_eq!(names, ["swiftcloud", "budgetgpu", "steadyai", "flakyhost"]);
+        assert_eq!(
+            names,
+            [
+                "swiftcloud",
+                "budgetgpu",
+                "steadyai",
+                "flakyhost",
+                "anthropic",
+                "bedrock",
+                "vertex"
+            ]
+        );
         assert!(config.providers.iter().all(|p| p.behaviour.text.is_some()));
     }
 }
