@@ -25,6 +25,12 @@ impl Drop for Telemetry {
 
 pub fn init(format: LogFormat) -> Telemetry {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // aws-sigv4 traces its inputs, the AWS access key id among them: credentials never reach a
+    // log at any RUST_LOG level (SPEC §5), so its target is off whatever RUST_LOG says
+    let filter = match "aws_sigv4=off".parse() {
+        Ok(d) => filter.add_directive(d),
+        Err(_) => filter,
+    };
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false);

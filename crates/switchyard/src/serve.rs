@@ -174,12 +174,23 @@ async fn load_or_demo(
     .await
     .context("starting the demo's simulated providers")?;
     let url = mock.url();
-    let lookup = move |k: &str| {
-        if k == "SWITCHYARD_DEMO_MOCK" {
-            Some(url.clone())
-        } else {
-            None
+    // the simulated Vertex AI's service account, as a file like Google's console gives
+    let sa_file =
+        std::env::temp_dir().join(format!("switchyard-demo-sa-{}.json", std::process::id()));
+    std::fs::write(
+        &sa_file,
+        sy_mock::service_account_json(&format!("{url}/token")),
+    )
+    .context("writing the demo's service-account file")?;
+    let sa_path = sa_file.display().to_string();
+    let lookup = move |k: &str| match k {
+        "SWITCHYARD_DEMO_MOCK" => Some(url.clone()),
+        "SWITCHYARD_DEMO_AWS_ACCESS_KEY_ID" => Some(sy_mock::MOCK_AWS_ACCESS_KEY_ID.to_owned()),
+        "SWITCHYARD_DEMO_AWS_SECRET_ACCESS_KEY" => {
+            Some(sy_mock::MOCK_AWS_SECRET_ACCESS_KEY.to_owned())
         }
+        "SWITCHYARD_DEMO_VERTEX_CREDENTIALS" => Some(sa_path.clone()),
+        _ => None,
     };
     let mut cfg = sy_config::load(sy_config::DEMO_TOML, "<demo catalog>", &lookup)
         .map_err(|e| anyhow!("demo catalog: {e}"))?;

@@ -103,9 +103,22 @@ impl Gateway {
         if spec.keys {
             toml.push_str(&format!("[auth]\nmaster_key = \"{MASTER}\"\n"));
         }
+        // `{SA_FILE}` in a provider's TOML: a service-account file whose token_uri is the
+        // simulated Vertex AI's token endpoint
+        let sa_file = std::env::temp_dir().join(format!(
+            "switchyard-test-sa-{}-{}.json",
+            std::process::id(),
+            mock.addr.port()
+        ));
+        std::fs::write(
+            &sa_file,
+            sy_mock::service_account_json(&format!("{}/token", mock.url())),
+        )
+        .unwrap();
         for (name, api, behaviour, extra) in &spec.providers {
             let b: Behaviour = serde_json::from_value(behaviour.clone()).unwrap();
             mock.set_behaviour(name, b);
+            let extra = extra.replace("{SA_FILE}", &sa_file.display().to_string());
             toml.push_str(&format!(
                 "[[providers]]\nname = \"{name}\"\napi = \"{api}\"\nbase_url = \"{}\"\n{extra}\n",
                 mock.base_url(name)

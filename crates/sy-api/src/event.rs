@@ -99,6 +99,10 @@ pub struct UpstreamError {
     pub code: Option<String>,
     /// OpenAI's / Anthropic's `error.type` (e.g. `overloaded_error`).
     pub kind: Option<String>,
+    /// The HTTP status the error stands for when the protocol knows better than the status
+    /// line (Gemini answers a bad API key with 400 `API_KEY_INVALID`: the gateway's own
+    /// credentials, so a 401 for classification).
+    pub status: Option<u16>,
 }
 
 /// An upstream's event as it sent it (an SSE event's name and data), kept for pass-through to a

@@ -30,12 +30,35 @@ name = "flakyhost"           # cheap, but about 3 requests in 10 get a 503
 base_url = "${SWITCHYARD_DEMO_MOCK}/p/flakyhost/v1"
 data_collection = "allow"
 
+# Claude on three simulated clouds besides an OpenAI-compatible host: Anthropic's API (thinking
+# with signatures, tool use; overloaded about one request in three), Amazon Bedrock (SigV4-signed,
+# verified by the simulation) and Google Vertex AI (a service account's token). Ask for
+# `anthropic/claude-sonnet-5.5` and watch it fail over across clouds.
 [[providers]]
-name = "anthropic"           # the Messages API (simulated): thinking with signatures, tool use
+name = "anthropic"
 api = "anthropic"
 base_url = "${SWITCHYARD_DEMO_MOCK}/p/anthropic/v1"
+api_key = "sk-ant-demo"
 data_collection = "deny"
 zdr = true
+
+[[providers]]
+name = "bedrock"
+api = "bedrock"
+base_url = "${SWITCHYARD_DEMO_MOCK}/p/bedrock"
+region = "us-east-1"
+aws_access_key_id = "${SWITCHYARD_DEMO_AWS_ACCESS_KEY_ID}"
+aws_secret_access_key = "${SWITCHYARD_DEMO_AWS_SECRET_ACCESS_KEY}"
+data_collection = "deny"
+
+[[providers]]
+name = "vertex"
+api = "vertex"
+base_url = "${SWITCHYARD_DEMO_MOCK}/p/vertex"
+project = "mock-project"
+region = "us-east5"
+credentials_file = "${SWITCHYARD_DEMO_VERTEX_CREDENTIALS}"
+data_collection = "deny"
 
 [[models]]
 id = "meta-llama/llama-4-scout"
@@ -107,12 +130,28 @@ context_length = 32768
 
 [[models]]
 id = "anthropic/claude-sonnet-5.5"
-name = "Claude Sonnet 5.5 (demo: Anthropic's API, and an OpenAI-compatible host)"
+name = "Claude Sonnet 5.5 (demo: Anthropic, Bedrock, Vertex and an OpenAI-compatible host)"
 context_length = 200000
 
   [[models.endpoints]]
   provider = "anthropic"
   upstream_model = "claude-sonnet-5-5"
+  prompt_price = 3.0
+  completion_price = 15.0
+  max_completion_tokens = 64000
+  supported_parameters = ["temperature", "top_p", "top_k", "max_tokens", "stop", "tools", "tool_choice", "reasoning"]
+
+  [[models.endpoints]]
+  provider = "bedrock"
+  upstream_model = "us.anthropic.claude-sonnet-5-5-v1:0"
+  prompt_price = 3.0
+  completion_price = 15.0
+  max_completion_tokens = 64000
+  supported_parameters = ["temperature", "top_p", "top_k", "max_tokens", "stop", "tools", "tool_choice", "reasoning"]
+
+  [[models.endpoints]]
+  provider = "vertex"
+  upstream_model = "anthropic/claude-sonnet-5-5"
   prompt_price = 3.0
   completion_price = 15.0
   max_completion_tokens = 64000
@@ -168,7 +207,10 @@ context_length = 96000
 mod tests {
     #[test]
     fn demo_catalog_is_valid() {
-        let env = |k: &str| (k == "SWITCHYARD_DEMO_MOCK").then(|| "http://127.0.0.1:1".to_owned());
+        let env = |k: &str| {
+            k.starts_with("SWITCHYARD_DEMO_")
+                .then(|| "http://127.0.0.1:1".to_owned())
+        };
         let c = crate::load(super::DEMO_TOML, "<demo>", &env).unwrap();
         assert!(c.models.len() >= 3);
         assert!(c

@@ -13,6 +13,6 @@ pub use demo::DEMO_TOML;
 pub use error::{ConfigError, LoadErrors};
 pub use load::load;
 pub use model::{
-    Api, AuthConfig, ClusterConfig, Config, Endpoint, Model, ModelKind, Provider, RoutingConfig,
-    ServerConfig, StorageConfig,
+    Api, AuthConfig, Cloud, ClusterConfig, Config, Endpoint, Model, ModelKind, Provider,
+    RoutingConfig, ServerConfig, StorageConfig,
 };

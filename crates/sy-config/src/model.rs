@@ -100,6 +100,14 @@ impl Default for RoutingConfig {
 pub enum Api {
     OpenAi,
     Anthropic,
+    /// Google AI Studio's Gemini API (`generateContent`).
+    Gemini,
+    /// Azure OpenAI (deployments with `api-version`, or the `v1` form).
+    Azure,
+    /// Amazon Bedrock's Converse API.
+    Bedrock,
+    /// Google Vertex AI (Claude through `rawPredict`, Gemini through `generateContent`).
+    Vertex,
 }
 
 impl Api {
@@ -108,6 +116,10 @@ impl Api {
         match self {
             Api::OpenAi => "openai",
             Api::Anthropic => "anthropic",
+            Api::Gemini => "gemini",
+            Api::Azure => "azure",
+            Api::Bedrock => "bedrock",
+            Api::Vertex => "vertex",
         }
     }
 }
@@ -125,6 +137,25 @@ pub struct Provider {
     pub zdr: bool,
     pub max_concurrency: u32,
     pub headers: Vec<(String, String)>,
+    /// The cloud protocols' own keys (SPEC §5).
+    pub cloud: Cloud,
+}
+
+/// Keys only the cloud protocols read; each is set only for a provider whose `api` reads it.
+#[derive(Debug, Clone, Default)]
+pub struct Cloud {
+    /// Azure's `api-version`; `v1` (the default) is the versionless `/openai/v1` form.
+    pub api_version: Option<String>,
+    /// Bedrock's and Vertex AI's region (`us-east-1`, `us-east5`, `global`).
+    pub region: Option<String>,
+    pub aws_access_key_id: Option<SecretString>,
+    pub aws_secret_access_key: Option<SecretString>,
+    pub aws_session_token: Option<SecretString>,
+    /// Vertex AI's project id.
+    pub project: Option<String>,
+    /// Vertex AI: the path of a service-account JSON file (read by the gateway at start and
+    /// reload, never by this crate).
+    pub credentials_file: Option<String>,
 }
 
 /// What a model produces (SPEC §3): chat answers, or embedding vectors.

@@ -210,7 +210,9 @@ mod tests {
                 "budgetgpu",
                 "steadyai",
                 "flakyhost",
-                "anthropic"
+                "anthropic",
+                "bedrock",
+                "vertex"
             ]
         );
         assert!(config.providers.iter().all(|p| p.behaviour.text.is_some()));

@@ -37,5 +37,19 @@ text = "Hello from flakyhost. This time I answered, but about three requests in 
 name = "anthropic"
 ttft_ms = 250
 tokens_per_s = 80
-text = "Hello from the simulated Anthropic API. I speak the Messages protocol: ask me for extended thinking and I think first, in a signed block; give me tools and I call one. Claude Code and the Anthropic SDKs reach me through Switchyard unchanged, and when I fail they get the same model from steadyai instead."
+fail_rate = 0.3
+status = 529
+text = "Hello from the simulated Anthropic API. I speak the Messages protocol: ask me for extended thinking and I think first, in a signed block; give me tools and I call one. I am overloaded about one request in three; then Switchyard asks Amazon Bedrock, Google Vertex AI or steadyai for the same model, and you never see the difference."
+
+[[providers]]
+name = "bedrock"
+ttft_ms = 300
+tokens_per_s = 60
+text = "Hello from Claude on Amazon Bedrock. Switchyard signed this request with AWS Signature V4, read my answer from an AWS event stream, and translated it for you."
+
+[[providers]]
+name = "vertex"
+ttft_ms = 300
+tokens_per_s = 60
+text = "Hello from Claude on Google Vertex AI. Switchyard exchanged a service account's signed assertion for an access token once, and reuses it for every request."
 "#;

@@ -2,7 +2,16 @@
 //! the demo, our Rust tests and the latency benchmark.
 //!
 //! One listener serves every provider: `POST /p/{name}/v1/chat/completions`
-//! (OpenAI) and `POST /p/{name}/v1/messages` (Anthropic), streaming and not,
+//! (OpenAI), `POST /p/{name}/v1/messages` (Anthropic) and
+//! `POST /p/{name}/v1beta/models/{model}:streamGenerateContent?alt=sse` (and
+//! `:generateContent`, the Gemini API, `x-goog-api-key` required),
+//! `POST /p/{name}/openai/deployments/{d}/chat/completions?api-version=V` and
+//! `/p/{name}/openai/v1/chat/completions` (Azure OpenAI, `api-key` required),
+//! `POST /p/{name}/model/{id}/converse-stream` and `/converse` (Amazon Bedrock,
+//! SigV4-verified or a Bearer API key), Vertex AI at
+//! `.../v1/projects/{p}/locations/{r}/publishers/{anthropic|google}/models/{m}:{method}`
+//! with its token endpoint `POST /token` (see [`service_account_json`]),
+//! streaming and not,
 //! `GET /p/{name}/v1/models`; the unprefixed `/v1/...` routes are the
 //! provider `mock`. A provider named in a path but not configured is created
 //! with the default behaviour. Routes match by path ending, like the
@@ -45,22 +54,29 @@
 
 mod admin;
 mod anthropic;
+mod azure;
+mod bedrock;
 mod behaviour;
 mod config;
 mod demo;
 mod embed;
+mod gemini;
 mod openai;
 mod ratelimit;
 mod reply;
 mod request;
 mod script;
 mod server;
+mod service_account;
 mod state;
 mod stream;
 mod thinking;
+mod vertex;
 
+pub use bedrock::{MOCK_AWS_ACCESS_KEY_ID, MOCK_AWS_SECRET_ACCESS_KEY};
 pub use behaviour::{Behaviour, RateLimitKind};
 pub use config::{valid_provider_name, MockConfig, MockProvider};
 pub use demo::DEMO_MOCK_TOML;
 pub use server::MockServer;
+pub use service_account::{service_account_json, MOCK_SA_EMAIL, MOCK_SA_KEY_ID};
 pub use state::{ProviderStats, DEFAULT_PROVIDER};

@@ -20,7 +20,7 @@ pub(crate) fn headers(api: Api, b: &Behaviour, now: SystemTime) -> Vec<(HeaderNa
     let kind = b.ratelimit_kind.unwrap_or_default().as_str();
     let reset_s = b.ratelimit_reset_s.unwrap_or(3.0);
     let pairs = match api {
-        Api::OpenAi => [
+        Api::OpenAi | Api::Azure => [
             (format!("x-ratelimit-limit-{kind}"), LIMIT.to_owned()),
             (
                 format!("x-ratelimit-remaining-{kind}"),
@@ -45,6 +45,8 @@ pub(crate) fn headers(api: Api, b: &Behaviour, now: SystemTime) -> Vec<(HeaderNa
                 rfc3339(now + Duration::from_secs_f64(reset_s.max(0.0))),
             ),
         ],
+        // Google sends no rate-limit headers (a 429 RESOURCE_EXHAUSTED says it all)
+        Api::Gemini | Api::Converse => return Vec::new(),
     };
     pairs
         .into_iter()

@@ -154,8 +154,11 @@ impl Reply {
                 .clone()
                 .unwrap_or_else(|| serde_json::from_str(&arguments).unwrap_or(Value::Null));
             let prefix = match api {
-                Api::OpenAi => "call_",
+                Api::OpenAi | Api::Azure => "call_",
                 Api::Anthropic => "toolu_",
+                // never sent: Gemini's calls have no ids
+                Api::Gemini => "",
+                Api::Converse => "tooluse_",
             };
             tool = Some(ToolCall {
                 id: format!("{prefix}{}", random_hex(20)),

@@ -15,6 +15,12 @@ pub(crate) enum Api {
     OpenAi,
     /// `POST .../messages`.
     Anthropic,
+    /// `POST .../models/{model}:generateContent` and `:streamGenerateContent`.
+    Gemini,
+    /// Azure OpenAI: OpenAI's body and answers at Azure's paths.
+    Azure,
+    /// Amazon Bedrock's Converse API.
+    Converse,
 }
 
 /// A chat request of either API.
@@ -99,7 +105,9 @@ impl ChatRequest {
                     }
                 }
             }
-            Api::OpenAi => {
+            // read and checked by its wire module
+            Api::Gemini | Api::Converse => {}
+            Api::OpenAi | Api::Azure => {
                 const ROLES: [&str; 5] = ["system", "developer", "user", "assistant", "tool"];
                 for (i, m) in messages.iter().enumerate() {
                     if !ROLES.contains(&m.role.as_str()) {
@@ -159,13 +167,14 @@ impl ChatRequest {
     /// The stop strings of the request's API.
     pub(crate) fn stops(&self, api: Api) -> Vec<&str> {
         match api {
-            Api::Anthropic => self
+            // the clouds' requests are read into the Anthropic-shaped fields
+            Api::Anthropic | Api::Gemini | Api::Converse => self
                 .stop_sequences
                 .iter()
                 .flatten()
                 .map(String::as_str)
                 .collect(),
-            Api::OpenAi => match &self.stop {
+            Api::OpenAi | Api::Azure => match &self.stop {
                 Some(Stop::One(s)) => vec![s.as_str()],
                 Some(Stop::Many(v)) => v.iter().map(String::as_str).collect(),
                 None => Vec::new(),
@@ -176,8 +185,8 @@ impl ChatRequest {
     /// The completion-length limit of the request's API.
     pub(crate) fn max_tokens(&self, api: Api) -> Option<i64> {
         match api {
-            Api::Anthropic => self.max_tokens,
-            Api::OpenAi => self.max_tokens.or(self.max_completion_tokens),
+            Api::Anthropic | Api::Gemini | Api::Converse => self.max_tokens,
+            Api::OpenAi | Api::Azure => self.max_tokens.or(self.max_completion_tokens),
         }
     }
 

@@ -24,7 +24,7 @@ use crate::config::{valid_provider_name, MockConfig};
 use crate::reply::{Ctx, Reply};
 use crate::request::{Api, ChatRequest};
 use crate::state::{Provider, ProviderStats, Registry, DEFAULT_PROVIDER};
-use crate::{admin, anthropic, openai, ratelimit, stream};
+use crate::{admin, anthropic, azure, bedrock, gemini, openai, ratelimit, stream, vertex};
 
 /// Request bodies up to this size are read (long prompts in load tests).
 const BODY_LIMIT: usize = 64 * 1024 * 1024;
@@ -36,6 +36,8 @@ const DEFAULT_MODELS: [&str; 2] = ["mock-chat", "mock-chat-mini"];
 pub(crate) struct App {
     pub registry: Registry,
     pub shutdown: CancellationToken,
+    /// The simulated Vertex AI's issued access tokens.
+    pub tokens: vertex::Tokens,
 }
 
 /// A running mock: its address and a handle on its providers.
@@ -74,6 +76,7 @@ impl MockServer {
         let app = Arc::new(App {
             registry: Registry::new(config.providers),
             shutdown: shutdown.clone(),
+            tokens: vertex::Tokens::default(),
         });
         let router = router(Arc::clone(&app));
         let listener = listener.tap_io(|tcp| {
@@ -123,6 +126,12 @@ impl MockServer {
         Some(Behaviour::clone(&p.behaviour()))
     }
 
+    /// Access tokens the simulated Vertex AI token endpoint has issued.
+    #[must_use]
+    pub fn token_exchanges(&self) -> u64 {
+        self.app.tokens.exchanges()
+    }
+
     /// A provider's counters.
     #[must_use]
     pub fn stats(&self, provider: &str) -> Option<ProviderStats> {
@@ -170,13 +179,20 @@ async fn prefixed(
     State(app): State<Arc<App>>,
     Path((provider, rest)): Path<(String, String)>,
     method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     if !valid_provider_name(&provider) {
         return plain_error(StatusCode::NOT_FOUND, "mock: not a provider name");
     }
-    route(&app, &provider, &rest, &method, &headers, body).await
+    let incoming = Incoming {
+        path: &rest,
+        uri: &uri,
+        method: &method,
+        headers: &headers,
+    };
+    route(&app, &provider, &incoming, body).await
 }
 
 async fn unprefixed(
@@ -186,26 +202,83 @@ async fn unprefixed(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    route(&app, DEFAULT_PROVIDER, uri.path(), &method, &headers, body).await
+    let incoming = Incoming {
+        path: uri.path(),
+        uri: &uri,
+        method: &method,
+        headers: &headers,
+    };
+    route(&app, DEFAULT_PROVIDER, &incoming, body).await
 }
 
+/// A request as it arrived: the path under the provider's prefix (decoded), the raw URI (what
+/// a signature covers), method and headers.
+pub(crate) struct Incoming<'a> {
+    pub path: &'a str,
+    pub uri: &'a Uri,
+    pub method: &'a Method,
+    pub headers: &'a HeaderMap,
+}
+
+impl Incoming<'_> {
+    /// A query parameter's value, as sent.
+    pub(crate) fn query(&self, name: &str) -> Option<&str> {
+        self.uri.query()?.split('&').find_map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (k == name).then_some(v)
+        })
+    }
+
+    /// A header's value as text.
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name)?.to_str().ok()
+    }
+}
+
+/// What a chat call is, as its path says.
+pub(crate) struct Call {
+    pub api: Api,
+    /// The model, when the path names it (the clouds).
+    pub model: Option<String>,
+    /// Streamed or not, when the path decides it (the clouds); else the body's `stream`.
+    pub stream: Option<bool>,
+    /// Google's `streamGenerateContent` without `alt=sse`: the chunks as one JSON array.
+    pub array: bool,
+}
+
+impl Call {
+    fn body_decides(api: Api) -> Call {
+        Call {
+            api,
+            model: None,
+            stream: None,
+            array: false,
+        }
+    }
+}
+
+/// Headers holding credentials, never kept in a provider's last request.
+const SECRET_HEADERS: &[&str] = &[
+    "authorization",
+    "x-api-key",
+    "x-goog-api-key",
+    "api-key",
+    "x-amz-security-token",
+];
+
 /// Dispatches on the path's ending, like the conformance fake.
-async fn route(
-    app: &App,
-    provider: &str,
-    path: &str,
-    method: &Method,
-    headers: &HeaderMap,
-    body: Bytes,
-) -> Response {
-    let path = path.trim_end_matches('/');
+async fn route(app: &App, provider: &str, incoming: &Incoming<'_>, body: Bytes) -> Response {
+    let method = incoming.method;
+    // the prefixed route's rest has no leading slash; the cloud paths are matched on `/model/`
+    let normalized = format!("/{}", incoming.path.trim_matches('/'));
+    let path = normalized.as_str();
     if method == Method::POST {
         let p = app.registry.get_or_create(provider);
         p.remember(serde_json::json!({
             "path": path,
-            "headers": headers
+            "headers": incoming.headers
                 .iter()
-                .filter(|(k, _)| !k.as_str().eq_ignore_ascii_case("authorization") && k.as_str() != "x-api-key")
+                .filter(|(k, _)| !SECRET_HEADERS.contains(&k.as_str()))
                 .filter_map(|(k, v)| Some((k.as_str().to_owned(), serde_json::Value::from(v.to_str().ok()?))))
                 .collect::<serde_json::Map<_, _>>(),
             "body": serde_json::from_slice::<serde_json::Value>(&body).unwrap_or(serde_json::Value::Null),
@@ -219,13 +292,71 @@ async fn route(
         let p = app.registry.get_or_create(provider);
         return count_tokens(&p, &body);
     }
-    let api = if path.ends_with("chat/completions") {
-        Api::OpenAi
+    if path.ends_with("/token") && method == Method::POST {
+        let (status, answer) = app.tokens.exchange(&body);
+        let code = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+        let b = Behaviour::default();
+        let body = Body::from(crate::script::json_bytes(&answer));
+        return respond(code, "application/json", Vec::new(), &b, body);
+    }
+    let call = if let Some((api, model, stream)) = vertex::route(path) {
+        if let Err(problem) = app.tokens.check(incoming) {
+            return api_error(Api::Gemini, 401, &problem, &Behaviour::default(), false);
+        }
+        if api == Api::Anthropic {
+            if let Err(problem) = vertex::check_anthropic_body(&body) {
+                return api_error(api, 400, &problem, &Behaviour::default(), false);
+            }
+        }
+        let sse = incoming.query("alt") == Some("sse");
+        Call {
+            api,
+            model: Some(model),
+            stream: Some(stream && (api == Api::Anthropic || sse)),
+            array: stream && api == Api::Gemini && !sse,
+        }
+    } else if let Some((model, stream)) = bedrock::route(path) {
+        if let Err((status, exception, problem)) = bedrock::check_auth(incoming, &body) {
+            let code = StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN);
+            let header = (
+                HeaderName::from_static("x-amzn-errortype"),
+                HeaderValue::from_static(exception),
+            );
+            let b = Behaviour::default();
+            let body = Body::from(bedrock::error_body(&problem));
+            return respond(code, "application/json", vec![header], &b, body);
+        }
+        Call {
+            api: Api::Converse,
+            model: Some(model),
+            stream: Some(stream),
+            array: false,
+        }
+    } else if let Some((model, stream)) = gemini::route(path) {
+        if let Err(problem) = gemini::check_key(incoming) {
+            return api_error(Api::Gemini, 403, &problem, &Behaviour::default(), false);
+        }
+        Call {
+            api: Api::Gemini,
+            model: Some(model),
+            stream: Some(stream && incoming.query("alt") == Some("sse")),
+            array: stream && incoming.query("alt") != Some("sse"),
+        }
+    } else if let Some(deployment) = azure::route(path) {
+        if let Err((status, problem)) = azure::check(incoming, deployment.is_some()) {
+            return api_error(Api::Azure, status, &problem, &Behaviour::default(), false);
+        }
+        Call {
+            model: deployment,
+            ..Call::body_decides(Api::Azure)
+        }
+    } else if path.ends_with("chat/completions") {
+        Call::body_decides(Api::OpenAi)
     } else if path.ends_with("messages") {
-        Api::Anthropic
+        Call::body_decides(Api::Anthropic)
     } else if path.ends_with("models") && method == Method::GET {
         let p = app.registry.get_or_create(provider);
-        return models(&p, headers);
+        return models(&p, incoming.headers);
     } else {
         return plain_error(
             StatusCode::NOT_FOUND,
@@ -239,7 +370,7 @@ async fn route(
         );
     }
     let p = app.registry.get_or_create(provider);
-    chat(app, &p, api, &body).await
+    chat(app, &p, &call, &body).await
 }
 
 /// `POST .../messages/count_tokens`: `{"input_tokens": N}` (the mock's word count).
@@ -333,12 +464,25 @@ async fn prelude(
 }
 
 /// One chat request.
-async fn chat(app: &App, p: &Arc<Provider>, api: Api, body: &[u8]) -> Response {
+async fn chat(app: &App, p: &Arc<Provider>, call: &Call, body: &[u8]) -> Response {
+    let api = call.api;
     let (b, release, active) = match prelude(app, p, api).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let req = match ChatRequest::parse(body).and_then(|r| r.validate(api).map(|()| r)) {
+    let parsed = match (api, call.model.as_deref()) {
+        (Api::Gemini, Some(model)) => gemini::request(body, model),
+        (Api::Converse, Some(model)) => bedrock::request(body, model),
+        // the deployment names the model; the body's `model` may be anything or absent
+        (Api::Azure | Api::Anthropic, Some(deployment)) => {
+            ChatRequest::parse(body).and_then(|mut r| {
+                r.model = Some(deployment.to_owned());
+                r.validate(api).map(|()| r)
+            })
+        }
+        _ => ChatRequest::parse(body).and_then(|r| r.validate(api).map(|()| r)),
+    };
+    let req = match parsed {
         Ok(req) => req,
         Err(problem) => {
             let message = format!("mock {}: {problem}", p.name);
@@ -358,7 +502,7 @@ async fn chat(app: &App, p: &Arc<Provider>, api: Api, body: &[u8]) -> Response {
         );
         return api_error(api, 400, &message, &b, false);
     }
-    let streaming = req.is_stream();
+    let streaming = call.stream.unwrap_or_else(|| req.is_stream());
     if b.garbage || b.empty {
         return junk(api, streaming, &b);
     }
@@ -375,9 +519,17 @@ async fn chat(app: &App, p: &Arc<Provider>, api: Api, body: &[u8]) -> Response {
         let steps = match api {
             Api::OpenAi => openai::stream(&ctx, &reply),
             Api::Anthropic => anthropic::stream(&ctx, &reply),
+            Api::Gemini => gemini::stream(&ctx, &reply),
+            Api::Azure => azure::stream(&ctx, &reply),
+            Api::Converse => bedrock::stream(&ctx, &reply),
         };
         let body = stream::body(steps, release, app.shutdown.clone(), active);
-        return respond(StatusCode::OK, "text/event-stream", headers, &b, body);
+        let content_type = if api == Api::Converse {
+            "application/vnd.amazon.eventstream"
+        } else {
+            "text/event-stream"
+        };
+        return respond(StatusCode::OK, content_type, headers, &b, body);
     }
     // A whole answer arrives when its last chunk would have.
     let extra_chunks = u32::try_from(reply.chunk_count().saturating_sub(1)).unwrap_or(u32::MAX);
@@ -386,8 +538,11 @@ async fn chat(app: &App, p: &Arc<Provider>, api: Api, body: &[u8]) -> Response {
         stream::sleep_until(Instant::now() + delay, &app.shutdown).await;
     }
     let bytes = match api {
-        Api::OpenAi => openai::completion(&ctx, &reply),
+        Api::OpenAi | Api::Azure => openai::completion(&ctx, &reply),
         Api::Anthropic => anthropic::message(&ctx, &reply),
+        Api::Gemini if call.array => gemini::array(&ctx, &reply),
+        Api::Gemini => crate::script::json_bytes(&gemini::response(&ctx, &reply)),
+        Api::Converse => bedrock::response(&ctx, &reply),
     };
     respond(
         StatusCode::OK,
@@ -436,8 +591,9 @@ fn junk(api: Api, streaming: bool, b: &Behaviour) -> Response {
             b"data: <html>this is not json\n\ndata: {{{{\n\n",
         ),
         (false, false, _) => ("application/json", b""),
-        (true, false, Api::OpenAi) => ("text/event-stream", b"data: [DONE]\n\n"),
-        (true, false, Api::Anthropic) => ("text/event-stream", b""),
+        (true, false, Api::OpenAi | Api::Azure) => ("text/event-stream", b"data: [DONE]\n\n"),
+        (true, false, Api::Anthropic | Api::Gemini) => ("text/event-stream", b""),
+        (true, false, Api::Converse) => ("application/vnd.amazon.eventstream", b""),
     };
     respond(
         StatusCode::OK,
@@ -454,10 +610,18 @@ fn api_error(api: Api, status: u16, message: &str, b: &Behaviour, injected: bool
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = match (b.error_body.as_ref().filter(|_| injected), api) {
         (Some(custom), _) => crate::script::json_bytes(custom),
-        (None, Api::OpenAi) => openai::error_body(status, message),
+        (None, Api::OpenAi | Api::Azure) => openai::error_body(status, message),
         (None, Api::Anthropic) => anthropic::error_body(status, message),
+        (None, Api::Gemini) => gemini::error_body(status, message),
+        (None, Api::Converse) => bedrock::error_body(message),
     };
     let mut headers = ratelimit::headers(api, b, std::time::SystemTime::now());
+    if api == Api::Converse {
+        headers.push((
+            HeaderName::from_static("x-amzn-errortype"),
+            HeaderValue::from_static(bedrock::exception(status)),
+        ));
+    }
     if let Some(seconds) = b.retry_after.filter(|_| injected) {
         headers.push((RETRY_AFTER, HeaderValue::from(seconds)));
     }

@@ -28,6 +28,7 @@ fn provider(api: Api) -> Provider {
         zdr: false,
         max_concurrency: 8,
         headers: Vec::new(),
+        cloud: sy_config::Cloud::default(),
     }
 }
 

@@ -5,7 +5,7 @@
 //! stands for.
 
 mod body;
-mod encode;
+pub(crate) mod encode;
 mod messages;
 mod stream;
 

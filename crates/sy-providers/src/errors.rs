@@ -20,6 +20,7 @@ pub fn parse_error_body(status: u16, body: &[u8]) -> UpstreamError {
             message,
             code: None,
             kind: None,
+            status: None,
         }
     };
     let Ok(v) = serde_json::from_slice::<Value>(body) else {
@@ -41,6 +42,7 @@ pub(crate) fn error_from_value(v: &Value) -> Option<UpstreamError> {
             message: truncate(s, 500),
             code: None,
             kind: None,
+            status: None,
         }),
         Value::Object(o) => Some(UpstreamError {
             message: o
@@ -49,12 +51,13 @@ pub(crate) fn error_from_value(v: &Value) -> Option<UpstreamError> {
                 .map_or_else(|| truncate(&e.to_string(), 500), |m| truncate(m, 500)),
             code: as_string(o.get("code")),
             kind: as_string(o.get("type")),
+            status: None,
         }),
         _ => None,
     }
 }
 
-fn truncate(s: &str, max: usize) -> String {
+pub(crate) fn truncate(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_owned();
     }

@@ -9,12 +9,16 @@
 //! Pure: bytes and values in, values out; signing and sending live in `sy-upstream`.
 
 mod anthropic;
+mod azure;
+mod bedrock;
 mod errors;
+mod gemini;
 mod openai;
 mod sse;
 #[cfg(test)]
 mod testing;
 mod tokens;
+mod vertex;
 
 use sy_api::{EmbedRequest, Family, Frame, Request, UpstreamError};
 use sy_config::{Api, Provider};
@@ -79,6 +83,13 @@ pub enum Auth {
     Bearer,
     /// The key in a header of this name.
     Header(&'static str),
+    /// AWS Signature Version 4 over the final request (method, path, signed headers, body)
+    /// with the provider's AWS keys, for this service name; a provider configured with an
+    /// `api_key` instead sends it as Bearer (Bedrock API keys).
+    SigV4 { service: &'static str },
+    /// `Authorization: Bearer` with an OAuth access token obtained from the provider's
+    /// service-account file (a JWT exchanged at its `token_uri`), cached until near expiry.
+    GoogleServiceAccount,
 }
 
 /// Decodes one answer's body, whatever its framing, into frames of typed events.
@@ -146,6 +157,10 @@ pub fn protocol(api: Api) -> &'static dyn Protocol {
     match api {
         Api::OpenAi => &openai::OpenAi,
         Api::Anthropic => &anthropic::Anthropic,
+        Api::Gemini => &gemini::Gemini,
+        Api::Azure => &azure::Azure,
+        Api::Bedrock => &bedrock::Bedrock,
+        Api::Vertex => &vertex::Vertex,
     }
 }
 

@@ -11,7 +11,8 @@ use sy_api::{EmbedRequest, Family, Request};
 
 use crate::{Auth, Call, Continue, Decode, Embeddings, Protocol, Target};
 
-pub(crate) use decode::ChunkHandler;
+pub(crate) use decode::{whole_body, ChunkHandler};
+pub(crate) use encode::body;
 
 /// OpenAI-compatible chat completions.
 pub struct OpenAi;

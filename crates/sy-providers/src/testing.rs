@@ -15,6 +15,7 @@ pub(crate) fn provider(api: Api) -> Provider {
         zdr: false,
         max_concurrency: 8,
         headers: Vec::new(),
+        cloud: sy_config::Cloud::default(),
     }
 }
 

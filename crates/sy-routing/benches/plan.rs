@@ -44,6 +44,7 @@ fn catalog() -> Config {
             zdr: i % 2 == 0,
             max_concurrency: 64,
             headers: Vec::new(),
+            cloud: sy_config::Cloud::default(),
         })
         .collect();
     let models = (0..MODELS)

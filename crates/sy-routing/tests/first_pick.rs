@@ -57,6 +57,7 @@ fn catalog(models: &[&[f64]]) -> Config {
                 zdr: false,
                 max_concurrency: 8,
                 headers: Vec::new(),
+                cloud: sy_config::Cloud::default(),
             })
             .collect(),
         models: models

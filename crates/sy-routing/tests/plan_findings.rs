@@ -39,6 +39,7 @@ fn catalog() -> Config {
         zdr: false,
         max_concurrency: 8,
         headers: Vec::new(),
+        cloud: sy_config::Cloud::default(),
     };
     Config {
         server: sy_config::ServerConfig::default(),

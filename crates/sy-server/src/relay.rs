@@ -322,7 +322,7 @@ impl Relay {
             None => {
                 let calls = usize::try_from(run.fo.made()).unwrap_or(usize::MAX);
                 let (guard, result) = self
-                    .run_one(calls, slot, guard, call, mode.as_ref(), out, t)
+                    .run_one(calls, slot, (guard, call), mode.as_ref(), out, t)
                     .instrument(span)
                     .await;
                 (slot, guard, result)
@@ -336,8 +336,7 @@ impl Relay {
         &self,
         calls: usize,
         slot: usize,
-        guard: AttemptGuard,
-        call: sy_providers::Call,
+        (guard, call): (AttemptGuard, sy_providers::Call),
         mode: Option<&Mode>,
         out: &mut Out,
         t: &Timeouts,

@@ -11,9 +11,11 @@ use sy_config::{Api, Config, Provider};
 use sy_providers::{Auth, Call, Continue, Target};
 use sy_routing::FailureKind;
 
+use crate::google::TokenSource;
 use crate::headers::{rate_limit_reset_s, retry_after_s};
 use crate::limit::{Limiter, Permit};
 use crate::redact::redact;
+use crate::sign::AwsKeys;
 use crate::Answer;
 
 /// Error bodies are read up to this size; the rest is not needed to classify them.
@@ -41,9 +43,18 @@ impl Upstreams {
                 }
                 None => Limiter::new(p.max_concurrency),
             };
+            // a reload keeps the cached access token while the file is the same
+            let tokens = previous
+                .and_then(|u| u.clients.get(&p.name))
+                .and_then(|old| match &old.signer {
+                    Signer::Google(t) if Some(&t.path) == p.cloud.credentials_file.as_ref() => {
+                        Some(Arc::clone(t))
+                    }
+                    _ => None,
+                });
             clients.insert(
                 p.name.clone(),
-                Arc::new(ProviderClient::new(p, connect, limiter)?),
+                Arc::new(ProviderClient::new(p, connect, limiter, tokens)?),
             );
         }
         Ok(Self { clients })
@@ -63,10 +74,27 @@ pub struct ProviderClient {
     limiter: Arc<Limiter>,
     /// The provider's credentials, to scrub from anything the upstream says back.
     secrets: Arc<[String]>,
+    /// Authentication computed per request (beyond the static headers).
+    signer: Signer,
+}
+
+/// How each request is authenticated besides the static headers.
+enum Signer {
+    /// The static headers carry it (or nothing is needed).
+    None,
+    /// AWS SigV4 over the final request.
+    Aws(AwsKeys),
+    /// A Google access token from a service account.
+    Google(Arc<TokenSource>),
 }
 
 impl ProviderClient {
-    fn new(p: &Provider, connect_timeout: Duration, limiter: Arc<Limiter>) -> Result<Self, String> {
+    fn new(
+        p: &Provider,
+        connect_timeout: Duration,
+        limiter: Arc<Limiter>,
+        tokens: Option<Arc<TokenSource>>,
+    ) -> Result<Self, String> {
         let http = reqwest::Client::builder()
             .connect_timeout(connect_timeout)
             .tcp_nodelay(true)
@@ -81,12 +109,45 @@ impl ProviderClient {
             .map(|k| k.expose_secret().to_owned())
             .collect();
         secrets.extend(p.headers.iter().map(|(_, v)| v.clone()));
+        let c = &p.cloud;
+        secrets.extend(
+            [
+                &c.aws_access_key_id,
+                &c.aws_secret_access_key,
+                &c.aws_session_token,
+            ]
+            .into_iter()
+            .flatten()
+            .map(|k| k.expose_secret().to_owned()),
+        );
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let auth = sy_providers::protocol(p.api).auth();
+        let signer = match (auth, &c.aws_access_key_id, &c.aws_secret_access_key) {
+            (Auth::SigV4 { service }, Some(id), Some(secret)) => Signer::Aws(AwsKeys {
+                access_key_id: id.clone(),
+                secret_access_key: secret.clone(),
+                session_token: c.aws_session_token.clone(),
+                region: c.region.clone().unwrap_or_default(),
+                service,
+            }),
+            (Auth::GoogleServiceAccount, _, _) => match (tokens, &c.credentials_file) {
+                (Some(t), _) => Signer::Google(t),
+                (None, Some(path)) => Signer::Google(Arc::new(
+                    TokenSource::from_file(path, http.clone())
+                        .map_err(|e| format!("provider {}: {e}", p.name))?,
+                )),
+                (None, None) => Signer::None,
+            },
+            _ => Signer::None,
+        };
         if let Some(key) = &p.api_key {
-            let (name, value) = match sy_providers::protocol(p.api).auth() {
-                Auth::Bearer => (AUTHORIZATION, format!("Bearer {}", key.expose_secret())),
+            let (name, value) = match auth {
                 Auth::Header(h) => (HeaderName::from_static(h), key.expose_secret().to_owned()),
+                // a Bedrock API key (no AWS keys) is a Bearer token
+                Auth::Bearer | Auth::SigV4 { .. } | Auth::GoogleServiceAccount => {
+                    (AUTHORIZATION, format!("Bearer {}", key.expose_secret()))
+                }
             };
             let mut v = HeaderValue::from_str(&value)
                 .map_err(|_| format!("provider {}: api_key is not a valid header value", p.name))?;
@@ -108,6 +169,7 @@ impl ProviderClient {
             headers,
             limiter,
             secrets: secrets.into(),
+            signer,
         })
     }
 
@@ -121,6 +183,14 @@ impl ProviderClient {
         self.limiter.try_acquire()
     }
 
+    /// Token exchanges made for this provider's service account (Vertex AI), if it has one.
+    pub fn token_exchanges(&self) -> Option<u64> {
+        match &self.signer {
+            Signer::Google(t) => Some(t.exchanges()),
+            _ => None,
+        }
+    }
+
     /// Attempts in flight at this provider.
     pub fn in_flight(&self) -> usize {
         self.limiter.in_flight()
@@ -129,16 +199,7 @@ impl ProviderClient {
     /// Sends a call and reads its whole answer (at most 64 KiB): its status and body. For small
     /// side calls (token counts), not for answers.
     pub async fn exchange(&self, call: Call) -> Result<(u16, Vec<u8>), FailureKind> {
-        let url = format!("{}{}", self.base_url, call.path);
-        let mut req = self
-            .http
-            .post(url)
-            .headers(self.headers.clone())
-            .body(call.body);
-        for (k, v) in &call.headers {
-            req = req.header(k.as_str(), v.as_str());
-        }
-        let resp = req.send().await.map_err(|e| transport_failure(&e))?;
+        let resp = self.send(call).await?;
         let status = resp.status().as_u16();
         let body = read_capped(resp, MAX_ERROR_BODY).await?;
         Ok((status, body))
@@ -147,16 +208,7 @@ impl ProviderClient {
     /// Sends a call whose answer is one JSON body (embeddings) and reads it whole (at most
     /// `MAX_WHOLE_BODY`): the body, or the failure (an error status read, scrubbed, classified).
     pub async fn fetch(&self, call: Call) -> Result<Vec<u8>, FailureKind> {
-        let url = format!("{}{}", self.base_url, call.path);
-        let mut req = self
-            .http
-            .post(url)
-            .headers(self.headers.clone())
-            .body(call.body);
-        for (k, v) in &call.headers {
-            req = req.header(k.as_str(), v.as_str());
-        }
-        let resp = req.send().await.map_err(|e| transport_failure(&e))?;
+        let resp = self.send(call).await?;
         let status = resp.status().as_u16();
         if !(200..300).contains(&status) {
             return Err(self.failure(resp).await);
@@ -172,7 +224,7 @@ impl ProviderClient {
         let e = sy_providers::protocol(self.api).parse_error(status, &body);
         let text = String::from_utf8_lossy(&body);
         FailureKind::Status {
-            status,
+            status: e.status.unwrap_or(status),
             message: redact(&e.message, &self.secrets),
             code: e.code,
             kind: e.kind,
@@ -181,14 +233,9 @@ impl ProviderClient {
         }
     }
 
-    /// Sends one call. Returns once the upstream's status line and headers are in: an answer to
-    /// read, or the failure (an error status with its body read and scrubbed).
-    pub async fn open(
-        &self,
-        call: Call,
-        target: &Target<'_>,
-        cont: Continue<'_>,
-    ) -> Result<Answer, FailureKind> {
+    /// Builds a call into a request with the provider's headers, signs it (SigV4, or a Google
+    /// access token) and sends it; the status line and headers are in when it returns.
+    async fn send(&self, call: Call) -> Result<reqwest::Response, FailureKind> {
         let url = format!("{}{}", self.base_url, call.path);
         let method = reqwest::Method::from_bytes(call.method.as_bytes())
             .map_err(|_| FailureKind::Unencodable(format!("bad method {}", call.method)))?;
@@ -200,7 +247,38 @@ impl ProviderClient {
         for (k, v) in &call.headers {
             req = req.header(k.as_str(), v.as_str());
         }
-        let resp = req.send().await.map_err(|e| transport_failure(&e))?;
+        // built first: a signature covers the request exactly as it is sent
+        let mut req = req
+            .build()
+            .map_err(|_| FailureKind::Unencodable("not a valid request".to_owned()))?;
+        match &self.signer {
+            Signer::None => {}
+            Signer::Aws(keys) => keys
+                .sign(&mut req, std::time::SystemTime::now())
+                .map_err(FailureKind::Unencodable)?,
+            Signer::Google(tokens) => {
+                let token = tokens.token().await?;
+                let mut v = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
+                    .map_err(|_| FailureKind::Unencodable("a bad access token".to_owned()))?;
+                v.set_sensitive(true);
+                req.headers_mut().insert(AUTHORIZATION, v);
+            }
+        }
+        self.http
+            .execute(req)
+            .await
+            .map_err(|e| transport_failure(&e))
+    }
+
+    /// Sends one call. Returns once the upstream's status line and headers are in: an answer to
+    /// read, or the failure (an error status with its body read and scrubbed).
+    pub async fn open(
+        &self,
+        call: Call,
+        target: &Target<'_>,
+        cont: Continue<'_>,
+    ) -> Result<Answer, FailureKind> {
+        let resp = self.send(call).await?;
         let status = resp.status().as_u16();
         let protocol = sy_providers::protocol(self.api);
         if !(200..300).contains(&status) {

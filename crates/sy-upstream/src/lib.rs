@@ -6,9 +6,11 @@
 
 mod answer;
 mod client;
+mod google;
 mod headers;
 mod limit;
 mod redact;
+mod sign;
 
 pub use answer::Answer;
 pub use client::{transport_failure, ProviderClient, Upstreams};

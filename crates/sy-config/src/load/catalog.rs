@@ -3,6 +3,7 @@
 //! models). Providers are walked first, whatever the file order, so every endpoint can be
 //! checked against the full set.
 
+mod cloud;
 mod endpoint;
 
 use std::collections::HashMap;
@@ -23,6 +24,15 @@ const PROVIDER_KEYS: &[&str] = &[
     "max_concurrency",
     "headers",
 ];
+
+/// The keys of a provider table: the common ones, then the clouds'.
+fn provider_keys() -> Vec<&'static str> {
+    PROVIDER_KEYS
+        .iter()
+        .copied()
+        .chain(cloud::key_names())
+        .collect()
+}
 
 const MODEL_KEYS: &[&str] = &[
     "id",
@@ -46,14 +56,21 @@ pub(super) fn providers(
     let mut apis = HashMap::new();
     let mut first: HashMap<String, Span> = HashMap::new();
     for p in root
-        .tables(cx, "providers", PROVIDER_KEYS)
+        .tables(cx, "providers", &provider_keys())
         .unwrap_or_default()
     {
         let api = choice(
             cx,
             &p,
             "api",
-            &[("openai", Api::OpenAi), ("anthropic", Api::Anthropic)],
+            &[
+                ("openai", Api::OpenAi),
+                ("anthropic", Api::Anthropic),
+                ("gemini", Api::Gemini),
+                ("azure", Api::Azure),
+                ("bedrock", Api::Bedrock),
+                ("vertex", Api::Vertex),
+            ],
         );
         let api = api.unwrap_or(Api::OpenAi);
         let name = p
@@ -79,17 +96,26 @@ pub(super) fn providers(
                 }
                 name.value
             });
-        let base_url = p
-            .string(cx, "base_url", Need::Required)
-            .map_or_else(String::new, |url| {
+        let api_key = p
+            .string(cx, "api_key", cloud::key_need(api))
+            .map(|k| SecretString::from(k.value));
+        let cloud = cloud::cloud(cx, &p, api, api_key.is_some());
+        // clouds have a well-known address; every other server must be named
+        let default_url = cloud::default_base_url(api, &cloud);
+        let need_url = if default_url.is_some() {
+            Need::Optional
+        } else {
+            Need::Required
+        };
+        let base_url = p.string(cx, "base_url", need_url).map_or_else(
+            || default_url.unwrap_or_default(),
+            |url| {
                 base_url(&url.value).unwrap_or_else(|problem| {
                     cx.error(url.span, &p.key("base_url"), problem);
                     String::new()
                 })
-            });
-        let api_key = p
-            .string(cx, "api_key", Need::Optional)
-            .map(|k| SecretString::from(k.value));
+            },
+        );
         let allow = choice(
             cx,
             &p,
@@ -110,6 +136,7 @@ pub(super) fn providers(
             zdr: p.bool(cx, "zdr").unwrap_or(false),
             max_concurrency,
             headers: headers(cx, &p),
+            cloud,
         });
     }
     (out, apis)

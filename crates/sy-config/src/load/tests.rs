@@ -2,6 +2,7 @@
 //! `check` helper. The text is the loaded config rendered line by line (secrets shown,
 //! so interpolation is visible) or the errors exactly as `switchyard check` prints them.
 
+mod clouds;
 mod errors;
 
 use std::fmt::Write as _;

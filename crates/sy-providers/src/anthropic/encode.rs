@@ -11,13 +11,13 @@ use super::messages;
 use crate::Target;
 
 /// The API version the translation is written against.
-pub(super) const VERSION: &str = "2023-06-01";
+pub(crate) const VERSION: &str = "2023-06-01";
 
 /// Anthropic requires `max_tokens`; this is used when neither the request nor the endpoint
 /// gives one.
 const DEFAULT_MAX_TOKENS: u64 = 4096;
 
-pub(super) fn body(
+pub(crate) fn body(
     req: &Request,
     target: &Target<'_>,
     prefill: Option<&str>,

@@ -126,6 +126,7 @@ impl EventHandler {
                     message: "error event without an error object".to_owned(),
                     code: None,
                     kind: Some("error".to_owned()),
+                    status: None,
                 }
             }))),
             // ping, content_block_stop, and event types added later (Anthropic's versioning

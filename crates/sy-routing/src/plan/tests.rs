@@ -16,6 +16,7 @@ fn provider(name: &str, zdr: bool) -> Provider {
         zdr,
         max_concurrency: 8,
         headers: Vec::new(),
+        cloud: sy_config::Cloud::default(),
     }
 }
 

@@ -201,6 +201,7 @@ pub fn build_config(case: &Case) -> Config {
             zdr,
             max_concurrency: 8,
             headers: Vec::new(),
+            cloud: sy_config::Cloud::default(),
         })
         .collect();
     let m = case.models.len();

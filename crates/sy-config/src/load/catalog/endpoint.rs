@@ -157,7 +157,13 @@ fn endpoint(
         .collect();
     // Anthropic's Messages API continues a trailing assistant message; OpenAI-style
     // servers differ, so they must opt in.
-    let anthropic = provider.as_ref().and_then(|p| apis.get(p)) == Some(&Api::Anthropic);
+    // Claude on Vertex AI and Bedrock continues a prefill as on Anthropic's own API
+    let anthropic = match provider.as_ref().and_then(|p| apis.get(p)) {
+        Some(Api::Anthropic) => true,
+        Some(Api::Vertex) => upstream_model.starts_with("anthropic/"),
+        Some(Api::Bedrock) => upstream_model.contains("anthropic."),
+        _ => false,
+    };
     let supports_prefill = e.bool(cx, "supports_prefill").unwrap_or(anthropic);
     Endpoint {
         provider: provider.unwrap_or_default(),

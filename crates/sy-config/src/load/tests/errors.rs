@@ -62,7 +62,7 @@ fn unknown_keys_everywhere() {
         r"
         sy.toml:3:1: `routing.bogus_conformance_key`: unknown key; expected one of: outage_window_s, connect_timeout_s, first_token_timeout_s, stream_idle_timeout_s, request_timeout_s, max_attempts, max_retry_wait_s, stream_resume, hedge
         sy.toml:5:2: `routing_typo`: unknown key; expected one of: server, auth, storage, cluster, routing, providers, models
-        sy.toml:11:1: `providers[0].apikey`: unknown key; expected one of: name, api, base_url, api_key, data_collection, zdr, max_concurrency, headers
+        sy.toml:11:1: `providers[0].apikey`: unknown key; expected one of: name, api, base_url, api_key, data_collection, zdr, max_concurrency, headers, api_version, region, aws_access_key_id, aws_secret_access_key, aws_session_token, project, credentials_file
         sy.toml:16:1: `models[0].contextlength`: unknown key; expected one of: id, name, kind, context_length, fallbacks, endpoints
         sy.toml:23:3: `models[0].endpoints[0].price`: unknown key; expected one of: provider, upstream_model, prompt_price, completion_price, request_price, context_length, max_completion_tokens, quantization, supported_parameters, supports_prefill, cache_read_price, cache_write_price, reasoning_price, dimensions
         ",
@@ -328,7 +328,7 @@ fn invalid_values() {
         redis_url = "http://r:6379"
         [[providers]]
         name = "My Provider"
-        api = "gemini"
+        api = "bogus"
         base_url = "ftp://x/"
         data_collection = "maybe"
         headers = { "Bad Header" = "v", X-Ok = "a\nb" }
@@ -360,7 +360,7 @@ fn invalid_values() {
         sy.toml:6:7: `storage.url`: must start with `sqlite:`, `postgres://` or `postgresql://`
         sy.toml:8:13: `cluster.redis_url`: must start with `redis://` or `rediss://`
         sy.toml:10:8: `providers[0].name`: must be a lowercase slug ([a-z0-9][a-z0-9._-]*), got `My Provider`
-        sy.toml:11:7: `providers[0].api`: must be one of `openai`, `anthropic`, got `gemini`
+        sy.toml:11:7: `providers[0].api`: must be one of `openai`, `anthropic`, `gemini`, `azure`, `bedrock`, `vertex`, got `bogus`
         sy.toml:12:12: `providers[0].base_url`: must be an http:// or https:// URL
         sy.toml:13:19: `providers[0].data_collection`: must be one of `allow`, `deny`, got `maybe`
         sy.toml:14:13: `providers[0].headers.Bad Header`: `Bad Header` is not a valid HTTP header name
@@ -423,7 +423,7 @@ fn wrong_table_shapes() {
         r"
         sy.toml:1:9: `routing.bogus`: unknown key; expected one of: outage_window_s, connect_timeout_s, first_token_timeout_s, stream_idle_timeout_s, request_timeout_s, max_attempts, max_retry_wait_s, stream_resume, hedge
         sy.toml:2:14: `providers[0]`: expected a table, found integer
-        sy.toml:2:54: `providers[1].colour`: unknown key; expected one of: name, api, base_url, api_key, data_collection, zdr, max_concurrency, headers
+        sy.toml:2:54: `providers[1].colour`: unknown key; expected one of: name, api, base_url, api_key, data_collection, zdr, max_concurrency, headers, api_version, region, aws_access_key_id, aws_secret_access_key, aws_session_token, project, credentials_file
         sy.toml:3:1: `server`: expected a table, found array of tables
         sy.toml:5:2: `models`: expected an array of tables, found table
         ",
