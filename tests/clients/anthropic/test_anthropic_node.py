@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from common import MODEL, TEXT, config, healthy
+from claude_common import MODEL, TEXT, config, healthy
 from conftest import node_script
 
 

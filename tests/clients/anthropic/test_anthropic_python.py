@@ -6,7 +6,7 @@ from __future__ import annotations
 import anthropic
 import pytest
 
-from common import MODEL, TEXT, config, healthy
+from claude_common import MODEL, TEXT, config, healthy
 
 WEATHER = {"name": "get_weather", "description": "Current weather in a city",
            "input_schema": {"type": "object", "properties": {"location": {"type": "string"}},

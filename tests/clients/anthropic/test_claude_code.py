@@ -8,7 +8,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from common import MODEL, TEXT, config, healthy
+from claude_common import MODEL, TEXT, config, healthy
 
 CLAUDE = Path(os.environ.get("CLIENTS_NODE_MODULES", "")) / ".bin" / "claude"
 

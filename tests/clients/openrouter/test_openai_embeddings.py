@@ -9,7 +9,7 @@ import struct
 import openai
 import pytest
 
-from common import EMBED, MASTER, config, healthy
+from or_common import EMBED, MASTER, config, healthy
 
 
 @pytest.fixture

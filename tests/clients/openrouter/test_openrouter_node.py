@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from common import EMBED, MODEL, TEXT, config, healthy, make_key
+from or_common import EMBED, MODEL, TEXT, config, healthy, make_key
 from conftest import node_script
 
 

@@ -9,7 +9,7 @@ import pytest
 from openrouter import OpenRouter, errors
 from openrouter.utils import RetryConfig
 
-from common import EMBED, MODEL, TEXT, config, healthy, make_key
+from or_common import EMBED, MODEL, TEXT, config, healthy, make_key
 
 TOOL = {"type": "function", "function": {"name": "get_weather", "description": "Weather in a city",
                                          "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
