@@ -43,8 +43,10 @@ grep VmHWM "/proc/$GP/status"
 if [ "${PERF:-0}" = 1 ]; then
   wait "$PP" || true
   echo "--- self"
-  perf report -i "$W/perf.data" --no-children --sort comm,dso,sym --stdio -g none 2>/dev/null | grep -E '^ +[0-9]' | head -30
+  perf report -i "$W/perf.data" --no-children --sort comm,dso,sym --stdio -g none 2>/dev/null | grep -E '^ +[0-9]' | head -30 || true
   echo "--- with children (our code and its libraries)"
   perf report -i "$W/perf.data" --children --sort sym --stdio -g none 2>/dev/null | grep -E '^ +[0-9]' \
-    | grep -E 'sy_|serde|hyper|axum|sqlx|sqlite|eventsource|metrics' | head -40
+    | grep -E 'sy_|serde|hyper|axum|sqlx|sqlite|eventsource|metrics' | head -40 || true
+  # PERF_KEEP=FILE keeps the samples for `perf report -i FILE`
+  if [ -n "${PERF_KEEP:-}" ]; then cp "$W/perf.data" "$PERF_KEEP"; fi
 fi

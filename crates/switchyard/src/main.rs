@@ -10,7 +10,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 /// mimalloc instead of glibc's malloc: the request path allocates many small, short-lived
 /// objects (JSON values, headers, chunks); the profile showed a sixth of the gateway's CPU in
-/// glibc malloc/free.
+/// glibc malloc/free. (`--features system-alloc` keeps glibc's, for heap profilers.)
+#[cfg(not(feature = "system-alloc"))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

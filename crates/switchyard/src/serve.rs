@@ -20,6 +20,15 @@ const STORE_FLUSH: Duration = Duration::from_secs(10);
 pub async fn serve(config: Option<PathBuf>, listen: Option<String>) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     sy_server::install_metrics();
+    // the tokenizer (~17 MB of tables, a fraction of a second to build) is loaded now, off the
+    // request path: else the first estimate — often a cancelled attempt's, in a worker thread —
+    // would stall every request on that thread while it loads
+    let warm = std::thread::Builder::new()
+        .name("tokenizer-warm".to_owned())
+        .spawn(|| sy_providers::estimate_text_tokens("warm"));
+    if let Err(e) = warm {
+        tracing::warn!(error = %e, "tokenizer not loaded ahead: the first estimate loads it");
+    }
     let (cfg, source, env) = load_or_demo(config, &shutdown).await?;
     let listen = listen.unwrap_or_else(|| cfg.server.listen.clone());
     let addr: SocketAddr = listen

@@ -41,15 +41,20 @@ impl SseFramer {
                     continue;
                 }
             }
-            match rest.iter().position(|b| *b == b'\n' || *b == b'\r') {
+            match memchr::memchr2(b'\n', b'\r', rest) {
                 Some(i) => {
-                    self.line.extend_from_slice(&rest[..i]);
                     self.after_cr = rest[i] == b'\r';
+                    if self.line.is_empty() {
+                        // the whole line is in this piece: read in place, not copied
+                        self.line_done(&rest[..i], out);
+                    } else {
+                        self.line.extend_from_slice(&rest[..i]);
+                        let line = std::mem::take(&mut self.line);
+                        self.line_done(&line, out);
+                        self.line = line;
+                        self.line.clear();
+                    }
                     rest = &rest[i + 1..];
-                    let line = std::mem::take(&mut self.line);
-                    self.line_done(&line, out);
-                    self.line = line;
-                    self.line.clear();
                 }
                 None => {
                     self.line.extend_from_slice(rest);
@@ -99,7 +104,11 @@ impl SseFramer {
                     self.data.push('\n');
                 }
                 self.has_data = true;
-                self.data.push_str(&String::from_utf8_lossy(value));
+                // valid UTF-8 (the rule) is checked by the fast path; lossy only when it is not
+                match std::str::from_utf8(value) {
+                    Ok(text) => self.data.push_str(text),
+                    Err(_) => self.data.push_str(&String::from_utf8_lossy(value)),
+                }
             }
             b"event" => self.event = Some(String::from_utf8_lossy(value).into_owned()),
             _ => {} // id, retry, unknown fields

@@ -16,8 +16,14 @@ const LATENCY_BUCKETS: &[f64] = &[
 ];
 const THROUGHPUT_BUCKETS: &[f64] = &[5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 320.0, 640.0, 1280.0];
 
-/// Installs the process-wide recorder (once; later calls are no-ops). Without it the metric
-/// calls cost nothing and `/metrics` shows only the scrape-time gauges.
+/// How often recorded histogram samples are folded into their buckets. The recorder keeps every
+/// sample until then (or until a scrape): without upkeep, a gateway nobody scrapes grows by every
+/// request's samples (the soak's unexplained growth).
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Installs the process-wide recorder (once; later calls are no-ops), with a thread that runs
+/// its upkeep. Without it the metric calls cost nothing and `/metrics` shows only the
+/// scrape-time gauges.
 pub fn install() {
     if HANDLE.get().is_some() {
         return;
@@ -32,8 +38,18 @@ pub fn install() {
         });
     match builder.and_then(PrometheusBuilder::install_recorder) {
         Ok(handle) => {
+            let upkeep = handle.clone();
             let _ = HANDLE.set(handle);
             describe();
+            let spawned = std::thread::Builder::new()
+                .name("metrics-upkeep".to_owned())
+                .spawn(move || loop {
+                    std::thread::sleep(UPKEEP_EVERY);
+                    upkeep.run_upkeep();
+                });
+            if let Err(e) = spawned {
+                tracing::warn!(error = %e, "metrics upkeep thread not started: histograms drain only when scraped");
+            }
         }
         Err(e) => tracing::warn!(error = %e, "metrics recorder not installed"),
     }
