@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use process::faults::OwnRedis;
 use process::{create_key, get_json, serve, signal, terminate, usage, Served, MASTER};
 use serde_json::{json, Value};
 use sy_mock::{Behaviour, MockConfig, MockServer};
@@ -415,50 +416,6 @@ async fn sigterm_during_100_open_streams_completes_all_of_them() {
     stop.cancel();
 }
 
-/// A Redis server of the test's own, so it can be stopped and started again.
-struct OwnRedis {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl OwnRedis {
-    fn start(port: u16) -> Self {
-        let child = std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed (.ci/run checks for it)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self { child, port }
-    }
-
-    fn stop(mut self) -> u16 {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.port
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 async fn ready(http: &reqwest::Client, gw: &Served) -> Value {
     http.get(format!("{}/ready", gw.url))
         .send()
@@ -472,6 +429,7 @@ async fn ready(http: &reqwest::Client, gw: &Served) -> Value {
 async fn metric(http: &reqwest::Client, gw: &Served, name: &str) -> Option<String> {
     let text = http
         .get(format!("{}/metrics", gw.url))
+        .bearer_auth(MASTER)
         .send()
         .await
         .unwrap()
