@@ -208,6 +208,33 @@ impl Store {
         Ok(key)
     }
 
+    /// The usage of each of these keys that still exists (a deleted key is absent), for
+    /// instances that share the database to see each other's charges and deletions.
+    ///
+    /// # Errors
+    /// The driver's error.
+    pub async fn key_usages(
+        &self,
+        ids: &[String],
+    ) -> Result<std::collections::HashMap<String, f64>, StoreError> {
+        self.ready().await?;
+        let mut out = std::collections::HashMap::with_capacity(ids.len());
+        // bounded statements: a bind list of thousands is slow to plan on PostgreSQL
+        for chunk in ids.chunks(500) {
+            let rows: Vec<(String, f64)> = with_pool!(self, pool => {
+                let mut q = sqlx::QueryBuilder::new("SELECT id, usage_usd FROM keys WHERE id IN (");
+                let mut list = q.separated(", ");
+                for id in chunk {
+                    list.push_bind(id.as_str());
+                }
+                q.push(")");
+                q.build_query_as().persistent(false).fetch_all(pool).await?
+            });
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
     /// One key by its public id.
     ///
     /// # Errors
