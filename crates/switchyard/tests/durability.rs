@@ -67,15 +67,20 @@ async fn chat(http: &reqwest::Client, gw: &Served, bearer: &str, stream: bool) -
 /// The id and usage of a stream, from its last chunk that carries usage.
 fn last_chunk_with_usage(text: &str) -> Value {
     text.lines()
+        .rev()
         .filter_map(|l| l.strip_prefix("data: "))
         .filter_map(|d| serde_json::from_str::<Value>(d).ok())
-        .filter(|v| v["usage"].is_object())
-        .last()
+        .find(|v| v["usage"].is_object())
         .unwrap_or(Value::Null)
 }
 
 /// Sends `n` requests (half streamed, eight at a time); the id and cost of every answer.
-async fn answered(http: &reqwest::Client, gw: &Served, bearer: &str, n: usize) -> Vec<(String, f64)> {
+async fn answered(
+    http: &reqwest::Client,
+    gw: &Served,
+    bearer: &str,
+    n: usize,
+) -> Vec<(String, f64)> {
     let mut out = Vec::new();
     for chunk in (0..n).collect::<Vec<_>>().chunks(8) {
         let answers = futures_util::future::join_all(
@@ -103,7 +108,10 @@ async fn store_holds(url: &str, key_id: &str, answers: &[(String, f64)]) {
             let s = stored(url, key_id).await;
             let all = answers.iter().all(|(id, _)| s.ids.contains(id));
             if all && s.records == answers.len() && same_usd(s.usage, want) {
-                assert!(same_usd(s.cost_sum, s.usage), "usage != sum of records: {s:?}");
+                assert!(
+                    same_usd(s.cost_sum, s.usage),
+                    "usage != sum of records: {s:?}"
+                );
                 return;
             }
             last = Some(s);
@@ -217,15 +225,21 @@ async fn a_full_queue_overflows_to_the_journal_and_every_surface_says_so() {
     let answers = answered(&http, &gw, &secret, 100).await;
     let url = gw.url.clone();
     let (http, url) = (&http, url.as_str());
-    eventually(Duration::from_secs(20), "/ready reports the journal", || async move {
-        let r = http.get(format!("{url}/ready")).send().await.unwrap();
-        let code = r.status().as_u16();
-        let v: Value = r.json().await.unwrap();
-        code == 503
-            && v["status"].as_str().is_some_and(|s| s.starts_with("degraded"))
-            && v["store"]["backlog"]["journal"].as_u64() >= Some(90)
-            && v["store"]["backlog"]["total"] == 100
-    })
+    eventually(
+        Duration::from_secs(20),
+        "/ready reports the journal",
+        || async move {
+            let r = http.get(format!("{url}/ready")).send().await.unwrap();
+            let code = r.status().as_u16();
+            let v: Value = r.json().await.unwrap();
+            code == 503
+                && v["status"]
+                    .as_str()
+                    .is_some_and(|s| s.starts_with("degraded"))
+                && v["store"]["backlog"]["journal"].as_u64() >= Some(90)
+                && v["store"]["backlog"]["total"] == 100
+        },
+    )
     .await;
     let journaled = metric(http, url, "switchyard_records_journaled_total").await;
     assert!(journaled >= Some(90.0), "{journaled:?}");
@@ -242,10 +256,14 @@ async fn a_full_queue_overflows_to_the_journal_and_every_surface_says_so() {
     assert!(same_usd(usage(http, &gw, &secret).await, want));
     lock.release().await;
     store_holds(&sqlite_url(dir.path()), &key_id, &answers).await;
-    eventually(Duration::from_secs(10), "/ready is ready again", || async move {
-        let r = http.get(format!("{url}/ready")).send().await.unwrap();
-        r.status() == 200
-    })
+    eventually(
+        Duration::from_secs(10),
+        "/ready is ready again",
+        || async move {
+            let r = http.get(format!("{url}/ready")).send().await.unwrap();
+            r.status() == 200
+        },
+    )
     .await;
     assert_eq!(
         metric(http, url, "switchyard_records_written_total").await,
@@ -267,13 +285,17 @@ async fn a_full_queue_overflows_to_the_journal_and_every_surface_says_so() {
     // the journal's segments are trimmed once their records are in the store
     let journal = dir.path().join("switchyard.db.journal");
     let journal = journal.as_path();
-    eventually(Duration::from_secs(10), "the journal is trimmed", || async move {
-        std::fs::read_dir(journal)
-            .unwrap()
-            .flatten()
-            .filter(|e| e.path().extension().is_some_and(|x| x == "jsonl"))
-            .all(|e| e.metadata().unwrap().len() == 0)
-    })
+    eventually(
+        Duration::from_secs(10),
+        "the journal is trimmed",
+        || async move {
+            std::fs::read_dir(journal)
+                .unwrap()
+                .flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "jsonl"))
+                .all(|e| e.metadata().unwrap().len() == 0)
+        },
+    )
     .await;
     stop.cancel();
 }
@@ -322,9 +344,11 @@ async fn a_journal_that_cannot_grow_refuses_new_requests_and_keeps_finished_ones
     lock.release().await;
     store_holds(&sqlite_url(dir.path()), &key_id, &answers).await;
     let (http, gw_ref, secret) = (&http, &gw, secret.as_str());
-    eventually(Duration::from_secs(10), "new requests are taken again", || async move {
-        chat(http, gw_ref, secret, false).await.0 == 200
-    })
+    eventually(
+        Duration::from_secs(10),
+        "new requests are taken again",
+        || async move { chat(http, gw_ref, secret, false).await.0 == 200 },
+    )
     .await;
     let url = gw.url.as_str();
     assert_eq!(

@@ -109,7 +109,11 @@ async fn without_cluster_a_key_deleted_on_one_instance_is_refused_by_the_other_w
     assert_eq!(chat(&http, &b, secret).await.0, 200);
     let (status, v) = delete(&http, &a, created["data"]["id"].as_str().unwrap()).await;
     assert_eq!(status, 200, "{v}");
-    assert_eq!(chat(&http, &a, secret).await.0, 401, "at once where it was deleted");
+    assert_eq!(
+        chat(&http, &a, secret).await.0,
+        401,
+        "at once where it was deleted"
+    );
     refused_within(&http, &b, secret, WITHOUT_CLUSTER).await;
     // every path refuses it, not only chat
     let r = http
@@ -166,7 +170,11 @@ async fn without_cluster_spend_on_one_instance_counts_against_the_limit_on_the_o
             if same_usd(u, spent) {
                 break;
             }
-            assert!(Instant::now() < deadline, "{}: usage {u} != {spent}", gw.url);
+            assert!(
+                Instant::now() < deadline,
+                "{}: usage {u} != {spent}",
+                gw.url
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }

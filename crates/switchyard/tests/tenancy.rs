@@ -84,7 +84,10 @@ async fn a_key_sees_only_its_own_generation_records() {
         .as_str()
         .unwrap()
         .to_owned();
-    let id = chat(&http, &gw, &a).await["id"].as_str().unwrap().to_owned();
+    let id = chat(&http, &gw, &a).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     only_its_owner_reads(&http, &gw, &id, &a, &b).await;
     // from the store this time: a restart empties the in-memory records
     terminate(gw);

@@ -75,6 +75,15 @@ pub struct Writer {
     handle: Arc<Handle>,
 }
 
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer")
+            .field("capacity", &self.capacity())
+            .field("journal", &self.journal_dir())
+            .finish_non_exhaustive()
+    }
+}
+
 /// Owned by the clones of a [`Writer`]: when the last goes without `shutdown`, the tasks are
 /// told to stop once the queue is empty.
 struct Handle {

@@ -1,5 +1,8 @@
 //! Key limits shared through Redis: one Lua script admits a request (revoked? spend at the
-//! limit? requests-per-minute allowance left?) atomically; another adds a finished request's cost.
+//! limit? requests-per-minute allowance left?) atomically; another adds finished requests'
+//! costs, each at most once: a charge is idempotent per generation id (a marker set with NX
+//! guards each addition), so a charge whose answer was lost — it timed out after Redis ran it
+//! — is sent again with the same id and never counted twice.
 
 use std::sync::LazyLock;
 
@@ -37,16 +40,29 @@ return {0, usage}
     )
 });
 
-/// KEYS[1] the key's hash. ARGV: cost, the usage to seed a missing counter with. Returns the
-/// new usage.
+/// KEYS[1] the key's hash, KEYS[2..] one marker per charge (`switchyard:charged:{gen id}`).
+/// ARGV[1] the usage to seed a missing counter with, ARGV[2] the markers' lifetime in seconds,
+/// ARGV[3..] the charges' costs, in the order of their markers. A charge whose marker exists
+/// was counted before and is skipped. Returns the usage after the charges.
 static CHARGE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-if not redis.call('HGET', KEYS[1], 'usage') then redis.call('HSET', KEYS[1], 'usage', ARGV[2]) end
-return redis.call('HINCRBYFLOAT', KEYS[1], 'usage', ARGV[1])
+if not redis.call('HGET', KEYS[1], 'usage') then redis.call('HSET', KEYS[1], 'usage', ARGV[1]) end
+for i = 2, #KEYS do
+  if redis.call('SET', KEYS[i], '1', 'NX', 'EX', ARGV[2]) then
+    redis.call('HINCRBYFLOAT', KEYS[1], 'usage', ARGV[i + 1])
+  end
+end
+return redis.call('HGET', KEYS[1], 'usage')
 ",
     )
 });
+
+/// How long a charge's marker is kept: a charge retried within this long of its first try is
+/// never counted twice. Charges are retried every half second while Redis answers, so only an
+/// outage of Redis longer than this (with its data kept) could count one twice — in Redis's
+/// mirror of spend, never in the store, which is the record.
+const MARKER_TTL_S: u64 = 900;
 
 /// What the cluster said about a request's key.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -59,6 +75,10 @@ pub enum Admission {
 
 fn usage_key(id: &str) -> String {
     format!("switchyard:key:{id}")
+}
+
+fn marker_key(gen_id: &str) -> String {
+    format!("switchyard:charged:{gen_id}")
 }
 
 impl Cluster {
@@ -98,29 +118,35 @@ impl Cluster {
         })
     }
 
-    /// Adds a finished request's cost to the key's shared spend; the new total, or None when
-    /// Redis did not answer.
-    pub async fn charge(&self, id: &str, cost: f64, seed: f64) -> Option<f64> {
+    /// Adds finished requests' costs (generation id, USD) to the key's shared spend, each at
+    /// most once however often it is sent; the new total, or None when Redis did not answer
+    /// (the charges may or may not have been counted: send them again, with the same ids).
+    pub async fn charge(&self, id: &str, charges: &[(String, f64)], seed: f64) -> Option<f64> {
         let key = usage_key(id);
+        let charges = charges.to_vec();
         let total: String = self
             .run("charging a key", move |mut conn| {
                 Box::pin(async move {
-                    CHARGE
-                        .key(&key)
-                        .arg(cost)
-                        .arg(seed)
-                        .invoke_async(&mut conn)
-                        .await
+                    let mut call = CHARGE.key(&key);
+                    for (gen_id, _) in &charges {
+                        call.key(marker_key(gen_id));
+                    }
+                    call.arg(seed).arg(MARKER_TTL_S);
+                    for (_, cost) in &charges {
+                        call.arg(*cost);
+                    }
+                    call.invoke_async(&mut conn).await
                 })
             })
             .await?;
         total.parse().ok()
     }
 
-    /// A deleted key is refused by every instance from its next request.
-    pub async fn revoke(&self, id: &str) {
+    /// A deleted key is refused by every instance from its next request. False when Redis did
+    /// not take it; it is then kept and sent again once Redis answers (`retry_revocations`).
+    pub async fn revoke(&self, id: &str) -> bool {
         let key = usage_key(id);
-        let _: Option<i64> = self
+        let done: Option<i64> = self
             .run("revoking a key", move |mut conn| {
                 Box::pin(async move {
                     redis::cmd("HSET")
@@ -132,6 +158,28 @@ impl Cluster {
                 })
             })
             .await;
+        if done.is_none() {
+            self.pending_revocations
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(id.to_owned());
+        }
+        done.is_some()
+    }
+
+    /// Sends the revocations Redis could not take before (called while it answers).
+    pub async fn retry_revocations(&self) {
+        let ids: Vec<String> = self
+            .pending_revocations
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .drain()
+            .collect();
+        for id in ids {
+            if self.revoke(&id).await {
+                tracing::info!(key_id = %id, "key revocation reached redis");
+            }
+        }
     }
 
     /// The key's shared spend, when Redis knows it.
