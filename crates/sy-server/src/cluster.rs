@@ -35,7 +35,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 pub use health::SharedHealth;
-pub use keys::Admission;
+pub use keys::{Admission, Charge, Charged};
 
 use crate::health::InMemoryHealth;
 use crate::state::Clock;

@@ -7,9 +7,13 @@
 //! With `[cluster]`, admission and spend also go through Redis (`LiveKey::admit`,
 //! `charge_shared`): the higher of Redis's figure and the local one decides. Charges Redis did
 //! not confirm are kept with their generation ids and sent again (idempotent there), so a
-//! charge that timed out is never counted twice.
+//! charge that timed out is never counted twice. When Redis has no counter for a key (new, or
+//! Redis lost its data) it is seeded from the store read at that moment; seeing a new seed,
+//! each instance sends again the charges of its records the store did not have then, and
+//! every charge says since when its record is in the store — so the seed and the charges never
+//! count one twice, nor miss one (`cluster/keys.rs`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -19,34 +23,30 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use sha2::{Digest, Sha256};
 use sy_api::ApiError;
-use sy_store::{KeyRecord, Store, Writer};
+use sy_store::{KeyRecord, Store, Stored, Writer};
 
-use crate::cluster::{Admission, Cluster};
+use crate::cluster::{Admission, Charge, Charged, Cluster};
 use crate::state::Storage;
 
 /// A read of the store on the request path (a key at risk of its limit while Redis is away)
 /// may take this long before the local figure decides alone.
 const STORE_CHECK: Duration = Duration::from_millis(250);
+/// A seed leaves out the records stored this recently before it (ms): longer than a commit
+/// takes to reach its writer, however loaded.
+const SEED_RECENT_MS: u64 = 1_000;
+/// Charges sent to Redis in one script call at most (after an outage many may wait).
+const CHARGE_BATCH: usize = 500;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // the locks guard plain figures that every step leaves consistent
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Charges not yet confirmed by Redis.
-#[derive(Debug, Default)]
+/// A charge Redis has not confirmed, and whether a send of it is under way.
+#[derive(Debug)]
 struct Unconfirmed {
-    /// (generation id, USD) waiting to be sent.
-    waiting: Vec<(String, f64)>,
-    /// Sent, answer pending: their sum and count (the sum is reset to 0 with the count).
-    sending: f64,
-    sending_n: usize,
-}
-
-impl Unconfirmed {
-    fn total(&self) -> f64 {
-        self.sending + self.waiting.iter().map(|(_, c)| c).sum::<f64>()
-    }
+    charge: Charge,
+    sending: bool,
 }
 
 /// A key known to this instance.
@@ -65,7 +65,10 @@ pub struct LiveKey {
     store: Option<Store>,
     /// Redis's figure, as last answered.
     shared: Mutex<Option<f64>>,
-    unconfirmed: Mutex<Unconfirmed>,
+    unconfirmed: Mutex<Vec<Unconfirmed>>,
+    /// The `seeded_at` of Redis's counter as last seen: a new one means a new counter, which
+    /// lacks this instance's charges of records the store did not have then.
+    seen_seed: Mutex<Option<u64>>,
     /// Redis said the key was revoked.
     revoked: AtomicBool,
 }
@@ -155,14 +158,6 @@ impl LiveKey {
         }
     }
 
-    /// The figure to seed Redis's counter with should it have none (Redis restarted without
-    /// its data): this instance's figure less the charges it is about to send (or is sending),
-    /// which the script adds itself.
-    fn seed(&self) -> f64 {
-        let unconfirmed = lock(&self.unconfirmed).total();
-        (self.local_usage() - unconfirmed).max(0.0)
-    }
-
     /// Admission of a request (before any upstream call): refused when revoked; with
     /// `[cluster]`, the shared limit and rate through Redis; alone, or while Redis is away,
     /// this instance's figures — and, while Redis is away with a limit set, the store's
@@ -171,12 +166,19 @@ impl LiveKey {
         if self.revoked() {
             return Err(unknown_key());
         }
-        let verdict = match cluster {
-            Some(c) if c.up() => c.admit(&self.id, self.limit, self.rpm, self.seed()).await,
+        let mut verdict = match cluster {
+            Some(c) if c.up() => c.admit(&self.id, self.limit, self.rpm).await,
             _ => None,
         };
+        if let (Some(Admission::Unseeded), Some(c)) = (verdict, cluster) {
+            verdict = if self.seed(c).await? {
+                c.admit(&self.id, self.limit, self.rpm).await
+            } else {
+                None
+            };
+        }
         match verdict {
-            None => {
+            None | Some(Admission::Unseeded) => {
                 let usage = match cluster {
                     Some(_) if self.limit.is_some() => self.usage().max(self.store_usage().await?),
                     _ => self.usage(),
@@ -184,14 +186,111 @@ impl LiveKey {
                 self.check_limit_at(usage)?;
                 self.check_rate()
             }
-            Some(Admission::Admitted { usage } | Admission::AtLimit { usage }) => {
+            Some(
+                Admission::Admitted { usage, seeded_at } | Admission::AtLimit { usage, seeded_at },
+            ) => {
                 self.set_shared(usage);
+                self.note_seed(seeded_at);
                 self.check_limit()
             }
             Some(Admission::RateLimited { wait_s }) => Err(self.over_rate(wait_s)),
             Some(Admission::Revoked) => {
                 self.revoked.store(true, Ordering::Relaxed);
                 Err(unknown_key())
+            }
+        }
+    }
+
+    /// Seeds Redis's counter for this key from the store's figure, read now: true once there
+    /// is a counter; false when the store or Redis did not answer (local figures decide
+    /// meanwhile). What the store did not have at the time is sent as charges afterwards, by
+    /// every instance that made them (`note_seed`).
+    async fn seed(&self, cluster: &Cluster) -> Result<bool, ApiError> {
+        let (Some(store), Some(writer)) = (&self.store, &self.writer) else {
+            return Ok(false);
+        };
+        // the seed leaves out the last second's records (by the database's clock): their
+        // commits may not have been seen by their writers yet, so those instances send them
+        // again, each counted once, rather than the seed and the charge both counting them
+        let (stored, read_at) = match tokio::time::timeout(
+            STORE_CHECK,
+            store.key_usage_before(&self.id, SEED_RECENT_MS),
+        )
+        .await
+        {
+            Ok(Ok(Some(found))) => found,
+            Ok(Ok(None)) => {
+                writer.key_deleted(&self.id);
+                return Err(unknown_key());
+            }
+            _ => return Ok(false),
+        };
+        match cluster.seed(&self.id, stored, read_at).await {
+            Some((usage, seeded_at)) => {
+                self.set_shared(usage);
+                self.note_seed(seeded_at);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Looks at Redis's counter for a new seed, when this instance charged the key recently:
+    /// an instance with no traffic for the key still sends what the new counter lacks.
+    pub async fn check_seed(&self, cluster: &Cluster) {
+        if !self
+            .writer
+            .as_ref()
+            .is_some_and(|w| w.charged_recently(&self.id))
+        {
+            return;
+        }
+        if let Some(Some(seeded_at)) = cluster.seeded_at(&self.id).await {
+            self.note_seed(seeded_at);
+        }
+    }
+
+    /// A counter seeded at `seeded_at` that this instance has not seen before lacks this
+    /// instance's charges of records the store did not have at that time: queue them (again;
+    /// those Redis has counted are skipped by their markers).
+    fn note_seed(&self, seeded_at: u64) {
+        let Some(writer) = &self.writer else {
+            return;
+        };
+        {
+            let mut seen = lock(&self.seen_seed);
+            if *seen == Some(seeded_at) {
+                return;
+            }
+            *seen = Some(seeded_at);
+        }
+        let missing = writer.stored_after(&self.id, seeded_at);
+        let mut list = lock(&self.unconfirmed);
+        let queued: HashSet<String> = list.iter().map(|u| u.charge.gen_id.clone()).collect();
+        for (gen_id, cost, stored_ms) in missing {
+            if cost > 0.0 && !queued.contains(&gen_id) {
+                list.push(Unconfirmed {
+                    charge: Charge {
+                        gen_id,
+                        cost,
+                        stored_ms,
+                    },
+                    sending: false,
+                });
+            }
+        }
+    }
+
+    /// Notes, for each unconfirmed charge, when its record reached the store.
+    pub fn stamp_stored(&self) {
+        let Some(writer) = &self.writer else {
+            return;
+        };
+        for u in lock(&self.unconfirmed).iter_mut() {
+            if u.charge.stored_ms == 0 {
+                if let Stored::Since(ms) = writer.stored(&u.charge.gen_id) {
+                    u.charge.stored_ms = ms;
+                }
             }
         }
     }
@@ -218,48 +317,68 @@ impl LiveKey {
     /// Redis has not confirmed before; the ones it does not confirm now wait for the next try.
     pub async fn charge_shared(&self, cluster: &Cluster, gen_id: &str, cost: f64) {
         if cost.is_finite() && cost > 0.0 {
-            lock(&self.unconfirmed)
-                .waiting
-                .push((gen_id.to_owned(), cost));
+            lock(&self.unconfirmed).push(Unconfirmed {
+                charge: Charge {
+                    gen_id: gen_id.to_owned(),
+                    cost,
+                    stored_ms: 0,
+                },
+                sending: false,
+            });
         }
         self.flush_shared(cluster).await;
     }
 
-    /// Sends the charges waiting for Redis, if any.
+    /// Sends the charges waiting for Redis, if any, a bounded batch at a time (seeding the
+    /// counter first when Redis has none).
     pub async fn flush_shared(&self, cluster: &Cluster) {
-        let seed = self.seed();
-        let (batch, sum) = {
-            let mut u = lock(&self.unconfirmed);
-            if u.waiting.is_empty() {
+        let mut seeded = false;
+        loop {
+            self.stamp_stored();
+            let batch: Vec<Charge> = {
+                let mut list = lock(&self.unconfirmed);
+                list.iter_mut()
+                    .filter(|u| !u.sending)
+                    .take(CHARGE_BATCH)
+                    .map(|u| {
+                        u.sending = true;
+                        u.charge.clone()
+                    })
+                    .collect()
+            };
+            if batch.is_empty() {
                 return;
             }
-            let batch = std::mem::take(&mut u.waiting);
-            let sum: f64 = batch.iter().map(|(_, c)| c).sum();
-            u.sending += sum;
-            u.sending_n += 1;
-            (batch, sum)
-        };
-        let total = cluster.charge(&self.id, &batch, seed).await;
-        {
-            let mut u = lock(&self.unconfirmed);
-            u.sending_n = u.sending_n.saturating_sub(1);
-            u.sending = if u.sending_n == 0 {
-                0.0
-            } else {
-                (u.sending - sum).max(0.0)
-            };
-            if total.is_none() {
-                u.waiting.extend(batch);
+            let reply = cluster.charge(&self.id, &batch).await;
+            {
+                let sent: HashSet<&str> = batch.iter().map(|c| c.gen_id.as_str()).collect();
+                let mut list = lock(&self.unconfirmed);
+                if let Some(Charged::Total { .. }) = reply {
+                    list.retain(|u| !sent.contains(u.charge.gen_id.as_str()));
+                } else {
+                    list.iter_mut()
+                        .filter(|u| sent.contains(u.charge.gen_id.as_str()))
+                        .for_each(|u| u.sending = false);
+                }
             }
-        }
-        if let Some(total) = total {
-            self.set_shared(total);
+            match reply {
+                Some(Charged::Total { usage, seeded_at }) => {
+                    self.set_shared(usage);
+                    self.note_seed(seeded_at);
+                }
+                Some(Charged::Unseeded)
+                    if !seeded && matches!(self.seed(cluster).await, Ok(true)) =>
+                {
+                    seeded = true;
+                }
+                _ => return,
+            }
         }
     }
 
     /// Charges waiting for Redis.
     pub fn unconfirmed(&self) -> usize {
-        lock(&self.unconfirmed).waiting.len()
+        lock(&self.unconfirmed).len()
     }
 
     pub fn json(&self) -> serde_json::Value {
@@ -350,13 +469,15 @@ fn live(r: KeyRecord, storage: &Storage) -> LiveKey {
         writer: Some(storage.writer.clone()),
         store: Some(storage.store.clone()),
         shared: Mutex::new(None),
-        unconfirmed: Mutex::default(),
+        unconfirmed: Mutex::new(Vec::new()),
+        seen_seed: Mutex::new(None),
         revoked: AtomicBool::new(false),
     }
 }
 
-/// Background upkeep of the keys (every half second): forgets deleted ones, and while Redis
-/// answers, sends the charges and revocations it did not confirm before.
+/// Background upkeep of the keys (every half second): forgets deleted ones, notes when the
+/// records of unconfirmed charges reached the store, and while Redis answers, notices a
+/// counter seeded anew and sends the charges and revocations it did not confirm before.
 pub async fn maintain(state: Arc<crate::AppState>, stop: tokio_util::sync::CancellationToken) {
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -372,10 +493,13 @@ pub async fn maintain(state: Arc<crate::AppState>, stop: tokio_util::sync::Cance
             if k.revoked() {
                 state.keys.forget(&k.id, &storage.writer);
             }
+            // while the store still remembers when each record got there (a minute)
+            k.stamp_stored();
         }
         if let Some(c) = state.cluster.as_ref().filter(|c| c.up()) {
             c.retry_revocations().await;
             for k in state.keys.all() {
+                k.check_seed(c).await;
                 if k.unconfirmed() > 0 {
                     k.flush_shared(c).await;
                 }

@@ -71,6 +71,19 @@ pub(crate) struct Recorded {
     /// Each key charged by the batch, with its usage right after the charge (every instance's
     /// charges before it included).
     pub usage: Vec<(String, f64)>,
+    /// The records' `stored_ms`: ms since the epoch on the database's clock (see
+    /// `Store::key_usage_before`).
+    pub stored_ms: u64,
+}
+
+/// The query reading the database's clock for `stored_ms`, where it has one of its own.
+fn stored_ms_sql(store: &Store) -> Option<&'static str> {
+    match &store.inner.pool {
+        crate::store::Pool::Postgres(_) => {
+            Some("SELECT (extract(epoch FROM now()) * 1000)::bigint")
+        }
+        crate::store::Pool::Sqlite(_) => None,
+    }
 }
 
 impl Store {
@@ -109,9 +122,17 @@ impl Store {
         self.ready().await?;
         let recorded = with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
+            // when these records reach the store, on the database's clock (PostgreSQL: the
+            // transaction's start; SQLite, never shared across hosts: this host's clock), kept
+            // with them and given back to the writer — one value for both, so that a counter
+            // seeded from the store can tell exactly which records it holds
+            let stored_ms: i64 = match stored_ms_sql(self) {
+                Some(sql) => sqlx::query_scalar(sql).fetch_one(&mut *tx).await?,
+                None => i64::try_from(crate::unix_ms()).unwrap_or(i64::MAX),
+            };
             // one multi-row statement for the batch (a statement is a round trip to the driver)
             let mut insert = sqlx::QueryBuilder::new(
-                "INSERT INTO generations (id, key_id, created_at, cost, record) ",
+                "INSERT INTO generations (id, key_id, created_at, cost, record, stored_ms) ",
             );
             insert.push_values(recs, |mut row, rec| {
                 let rec = rec.borrow();
@@ -119,7 +140,8 @@ impl Store {
                     .push_bind(rec.key_id.as_deref())
                     .push_bind(rec.created_at)
                     .push_bind(rec.cost)
-                    .push_bind(rec.record.as_str());
+                    .push_bind(rec.record.as_str())
+                    .push_bind(stored_ms);
             });
             insert.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
             // not kept as a prepared statement: its text differs with the batch size, and a cache
@@ -147,6 +169,10 @@ impl Store {
                     }
                 }
             }
+            // Always in the same order: two instances' batches charging the same keys in
+            // different orders would each hold a row the other waits for (a deadlock that
+            // PostgreSQL breaks only after a second, stalling both writers).
+            charges.sort_unstable_by(|a, b| a.0.cmp(b.0));
             let mut usage = Vec::with_capacity(charges.len());
             for (key_id, cost) in charges {
                 // None: the key was deleted; its records are kept, nothing to charge
@@ -160,7 +186,7 @@ impl Store {
                 }
             }
             tx.commit().await?;
-            Recorded { new: seen.len(), usage }
+            Recorded { new: seen.len(), usage, stored_ms: u64::try_from(stored_ms).unwrap_or(0) }
         });
         Ok(recorded)
     }

@@ -92,6 +92,7 @@ pub(crate) struct Loc {
 #[derive(Debug, Clone)]
 pub(crate) struct Found {
     pub loc: Loc,
+    pub id: String,
     pub key_id: Option<String>,
     pub cost: f64,
 }
@@ -193,6 +194,7 @@ impl Journal {
                 match (parse(&buf), u32::try_from(n)) {
                     (Some(rec), Ok(len)) => found.push(Found {
                         loc: Loc { seg, offset, len },
+                        id: rec.id,
                         key_id: rec.key_id,
                         cost: rec.cost,
                     }),

@@ -25,11 +25,18 @@ mod store;
 mod writer;
 
 pub use error::StoreError;
+
+/// Wall-clock time in ms since the epoch (0 before it).
+pub(crate) fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
 pub use generation::Generation;
 pub use journal::{JournalConfig, JournalError};
 pub use keys::{KeyRecord, SECRET_PREFIX};
 pub use store::Store;
 pub use writer::{
-    KeySpend, Writer, WriterConfig, WriterStatus, BACKOFF_MAX, BACKOFF_MIN, BATCH_MAX,
+    KeySpend, Stored, Writer, WriterConfig, WriterStatus, BACKOFF_MAX, BACKOFF_MIN, BATCH_MAX,
     DEFAULT_QUEUE_CAPACITY, GATHER, JOURNAL_AFTER, JOURNAL_TICK, REFRESH_EVERY,
 };

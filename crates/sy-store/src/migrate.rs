@@ -31,6 +31,11 @@ const SQLITE: Embedded = &[
         "key rpm",
         include_str!("../migrations/sqlite/0002_key_rpm.sql"),
     ),
+    (
+        3,
+        "generation stored ms",
+        include_str!("../migrations/sqlite/0003_generation_stored_ms.sql"),
+    ),
 ];
 
 const POSTGRES: Embedded = &[
@@ -43,6 +48,11 @@ const POSTGRES: Embedded = &[
         2,
         "key rpm",
         include_str!("../migrations/postgres/0002_key_rpm.sql"),
+    ),
+    (
+        3,
+        "generation stored ms",
+        include_str!("../migrations/postgres/0003_generation_stored_ms.sql"),
     ),
 ];
 

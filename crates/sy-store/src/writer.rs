@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-pub use ledger::KeySpend;
+pub use ledger::{KeySpend, Stored};
 
 use crate::generation::Generation;
 use crate::journal::{Journal, JournalConfig, JournalError, Loc};
@@ -111,6 +111,7 @@ pub(crate) struct Entry {
 /// holding the record).
 pub(crate) struct Spilled {
     pub loc: Loc,
+    pub id: String,
     pub key_id: Option<String>,
     pub cost: f64,
 }
@@ -275,9 +276,10 @@ impl Writer {
         let replayed = found.len() as u64;
         for f in found {
             *state.live.entry(f.loc.seg).or_default() += 1;
-            state.ledger.charge(f.key_id.as_deref(), f.cost);
+            state.ledger.charge(&f.id, f.key_id.as_deref(), f.cost);
             state.spilled.push_back(Spilled {
                 loc: f.loc,
+                id: f.id,
                 key_id: f.key_id,
                 cost: f.cost,
             });
@@ -326,7 +328,9 @@ impl Writer {
                 shared.counters.dropped.fetch_add(1, Ordering::Relaxed);
                 return false;
             }
-            state.ledger.charge(rec.key_id.as_deref(), rec.cost);
+            state
+                .ledger
+                .charge(&rec.id, rec.key_id.as_deref(), rec.cost);
             let entry = Entry {
                 rec: Arc::new(rec),
                 at: Instant::now(),
@@ -425,6 +429,31 @@ impl Writer {
     /// Marks a key deleted at once (this instance deleted it).
     pub fn key_deleted(&self, id: &str) {
         self.handle.shared.state().ledger.deleted(id);
+    }
+
+    /// Whether (since when) the store has this record, as far as this writer knows (records
+    /// charging a key; commit times are kept for a minute).
+    #[must_use]
+    pub fn stored(&self, gen_id: &str) -> Stored {
+        self.handle.shared.state().ledger.stored(gen_id)
+    }
+
+    /// The key's records the store did not have at `since_ms` (wall clock, ms since the epoch):
+    /// not in it yet, or committed later (for at most a minute back) — (id, USD, commit ms or 0).
+    #[must_use]
+    pub fn stored_after(&self, key_id: &str, since_ms: u64) -> Vec<(String, f64, u64)> {
+        self.handle
+            .shared
+            .state()
+            .ledger
+            .stored_after(key_id, since_ms)
+    }
+
+    /// Whether this writer holds, or committed within the last minute, a record charging this
+    /// key.
+    #[must_use]
+    pub fn charged_recently(&self, key_id: &str) -> bool {
+        self.handle.shared.state().ledger.active(key_id)
     }
 
     /// The key's spend as this instance knows it (`None`: neither followed nor owed).

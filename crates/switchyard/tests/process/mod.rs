@@ -36,7 +36,11 @@ pub fn free_port() -> u16 {
 pub async fn serve(dir: &Path, config: &str) -> Served {
     std::fs::write(dir.join("switchyard.toml"), config).unwrap();
     let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+    // SWITCHYARD_TEST_BIN runs the tests against another build (e.g. an older commit's, to
+    // see a test fail before a change)
+    let bin = std::env::var("SWITCHYARD_TEST_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_switchyard").to_owned());
+    let child = Command::new(bin)
         .args([
             "serve",
             "--config",

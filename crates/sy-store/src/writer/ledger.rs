@@ -2,8 +2,40 @@
 //! this writer, and the charges it holds that the store has not confirmed. Kept by the writer,
 //! which is the only one to commit this instance's records, so both halves change together
 //! under one lock and a key's spend is never counted twice or missed when a batch commits.
+//! It also knows, by generation id, which records charging a key are not in the store yet and
+//! when the others got there (for a minute), for the cluster's charges to tell whether a record
+//! was already in the store when Redis's counter was rebuilt from it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+/// How long the commit time of a record is remembered: far longer than a charge waits for
+/// Redis while it answers (half a second between tries).
+const COMMITS_KEPT: Duration = Duration::from_secs(60);
+
+/// Whether (since when) the store has a record, as this writer knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    /// Not yet.
+    Pending,
+    /// In the store since this time (ms since the epoch on the database's clock: the writing
+    /// transaction's start, the `stored_ms` of its row).
+    Since(u64),
+    /// Not a record this writer holds or committed in the last minute.
+    Unknown,
+}
+
+#[derive(Debug)]
+struct Record {
+    key: String,
+    cost: f64,
+    committed_ms: Option<u64>,
+}
+
+#[cfg(test)]
+fn unix_ms() -> u64 {
+    crate::unix_ms()
+}
 
 /// A key's spend as this instance knows it.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -37,21 +69,72 @@ struct Entry {
 #[derive(Debug, Default)]
 pub(crate) struct Ledger {
     keys: HashMap<String, Entry>,
+    /// Records charging a key: not in the store yet, or committed within `COMMITS_KEPT`.
+    records: HashMap<String, Record>,
+    /// (commit time, id), oldest first: when to forget a committed record.
+    committed: VecDeque<(u64, String)>,
 }
 
 impl Ledger {
-    /// A record charging `cost` to `key` was accepted.
-    pub fn charge(&mut self, key: Option<&str>, cost: f64) {
+    /// A record (generation `id`) charging `cost` to `key` was accepted.
+    pub fn charge(&mut self, id: &str, key: Option<&str>, cost: f64) {
         if let Some(key) = key {
             let e = self.keys.entry(key.to_owned()).or_default();
             e.spend.unwritten += cost;
             e.records += 1;
+            self.records.insert(
+                id.to_owned(),
+                Record {
+                    key: key.to_owned(),
+                    cost,
+                    committed_ms: None,
+                },
+            );
         }
     }
 
-    /// A record is in the store now (or will never be): it is no longer owed.
-    pub fn settled(&mut self, key: Option<&str>, cost: f64) {
+    /// Whether (since when) the store has this record (only records charging a key).
+    pub fn stored(&self, id: &str) -> Stored {
+        match self.records.get(id) {
+            None => Stored::Unknown,
+            Some(r) => r.committed_ms.map_or(Stored::Pending, Stored::Since),
+        }
+    }
+
+    /// This key's records the store did not have at `since_ms`: those not in it yet, and those
+    /// committed after (with their commit time) — (id, cost, commit ms or 0).
+    pub fn stored_after(&self, key: &str, since_ms: u64) -> Vec<(String, f64, u64)> {
+        self.records
+            .iter()
+            .filter(|(_, r)| r.key == key && r.committed_ms.is_none_or(|c| c > since_ms))
+            .map(|(id, r)| (id.clone(), r.cost, r.committed_ms.unwrap_or(0)))
+            .collect()
+    }
+
+    /// Whether this writer holds, or committed within the last minute, a record of this key.
+    pub fn active(&self, key: &str) -> bool {
+        self.records.values().any(|r| r.key == key)
+    }
+
+    /// A record is in the store since `at_ms` (or will never be): it is no longer owed.
+    pub fn settled(&mut self, id: &str, key: Option<&str>, cost: f64, at_ms: u64) {
         let Some(key) = key else { return };
+        let now = at_ms;
+        if let Some(r) = self.records.get_mut(id) {
+            r.committed_ms = Some(now);
+            self.committed.push_back((now, id.to_owned()));
+        }
+        let kept = u64::try_from(COMMITS_KEPT.as_millis()).unwrap_or(u64::MAX);
+        let keep_from = now.saturating_sub(kept);
+        while self
+            .committed
+            .front()
+            .is_some_and(|(at, _)| *at < keep_from)
+        {
+            if let Some((_, old)) = self.committed.pop_front() {
+                self.records.remove(&old);
+            }
+        }
         let Some(e) = self.keys.get_mut(key) else {
             return;
         };
@@ -67,7 +150,7 @@ impl Ledger {
     }
 
     /// The store's figure after this writer charged the key.
-    pub fn stored(&mut self, key: &str, usage: f64) {
+    pub fn stored_usage(&mut self, key: &str, usage: f64) {
         if let Some(e) = self.keys.get_mut(key) {
             e.spend.stored = Some(usage);
         }
@@ -129,12 +212,20 @@ mod tests {
     fn unwritten_returns_to_exactly_zero() {
         let mut l = Ledger::default();
         l.watch("k", 1.0);
-        for _ in 0..3 {
-            l.charge(Some("k"), 0.1);
+        for i in 0..3 {
+            l.charge(&format!("g{i}"), Some("k"), 0.1);
         }
-        for _ in 0..3 {
-            l.settled(Some("k"), 0.1);
+        assert_eq!(l.stored("g1"), Stored::Pending);
+        assert_eq!(l.stored_after("k", 0).len(), 3);
+        for i in 0..3 {
+            l.settled(&format!("g{i}"), Some("k"), 0.1, unix_ms());
         }
+        let Stored::Since(at) = l.stored("g1") else {
+            panic!("committed: {:?}", l.stored("g1"));
+        };
+        assert_eq!(l.stored_after("k", at).len(), 0, "all committed by then");
+        assert_eq!(l.stored_after("k", at - 1).len(), 3);
+        assert_eq!(l.stored("nope"), Stored::Unknown);
         let s = l.spend("k").unwrap();
         assert_eq!(s.unwritten, 0.0);
         assert_eq!(s.total(0.0), 1.0);
@@ -145,7 +236,7 @@ mod tests {
         let mut l = Ledger::default();
         l.watch("a", 0.0);
         l.watch("b", 0.0);
-        l.charge(Some("a"), 0.5);
+        l.charge("g", Some("a"), 0.5);
         let found = HashMap::from([("a".to_owned(), 2.0)]);
         l.refreshed(&["a".to_owned(), "b".to_owned()], &found);
         assert_eq!(l.spend("a").unwrap().total(0.0), 2.5);
@@ -156,10 +247,10 @@ mod tests {
     #[test]
     fn an_unwatched_key_is_forgotten_once_nothing_is_owed() {
         let mut l = Ledger::default();
-        l.charge(Some("k"), 0.25);
+        l.charge("g", Some("k"), 0.25);
         assert_eq!(l.spend("k").unwrap().stored, None);
-        l.stored("k", 3.0);
-        l.settled(Some("k"), 0.25);
+        l.stored_usage("k", 3.0);
+        l.settled("g", Some("k"), 0.25, unix_ms());
         assert_eq!(l.spend("k"), None);
     }
 }

@@ -132,6 +132,7 @@ fn append(shared: &Shared, journal: &mut crate::journal::Journal, all: bool) {
             for (e, loc) in spill.into_iter().zip(locs.into_iter().skip(aged.len())) {
                 state.spilled.push_back(Spilled {
                     loc,
+                    id: e.rec.id.clone(),
                     key_id: e.rec.key_id.clone(),
                     cost: e.rec.cost,
                 });

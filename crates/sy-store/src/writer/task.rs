@@ -93,10 +93,16 @@ async fn write(store: &Store, shared: &Shared, batch: &[Arc<Generation>], backof
                                 *n = n.saturating_sub(1);
                             }
                         }
-                        state.ledger.settled(e.rec.key_id.as_deref(), e.rec.cost);
+                        let r = &e.rec;
+                        state.ledger.settled(
+                            &r.id,
+                            r.key_id.as_deref(),
+                            r.cost,
+                            recorded.stored_ms,
+                        );
                     }
                     for (key, usage) in &recorded.usage {
-                        state.ledger.stored(key, *usage);
+                        state.ledger.stored_usage(key, *usage);
                     }
                     shared
                         .counters
@@ -179,7 +185,9 @@ async fn refill(shared: &Arc<Shared>) {
                 // the bytes on disk changed since they were written and synced: nothing can
                 // bring the record back; say so loudly and stop owing it
                 tracing::error!(error = %e, "journal: a record could not be read back; it is lost");
-                state.ledger.settled(s.key_id.as_deref(), s.cost);
+                state
+                    .ledger
+                    .settled(&s.id, s.key_id.as_deref(), s.cost, crate::unix_ms());
                 if let Some(n) = state.live.get_mut(&s.loc.seg) {
                     *n = n.saturating_sub(1);
                 }
