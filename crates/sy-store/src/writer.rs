@@ -453,7 +453,11 @@ impl Writer {
     /// key.
     #[must_use]
     pub fn charged_recently(&self, key_id: &str) -> bool {
-        self.handle.shared.state().ledger.active(key_id)
+        self.handle
+            .shared
+            .state()
+            .ledger
+            .active(key_id, crate::unix_ms())
     }
 
     /// The key's spend as this instance knows it (`None`: neither followed nor owed).

@@ -64,6 +64,8 @@ struct Entry {
     records: u64,
     /// Someone uses this key: refresh its stored figure, keep the entry when nothing is owed.
     watched: bool,
+    /// When a record of this key last reached the store (ms since the epoch).
+    last_stored_ms: u64,
 }
 
 #[derive(Debug, Default)]
@@ -112,8 +114,11 @@ impl Ledger {
     }
 
     /// Whether this writer holds, or committed within the last minute, a record of this key.
-    pub fn active(&self, key: &str) -> bool {
-        self.records.values().any(|r| r.key == key)
+    pub fn active(&self, key: &str, now_ms: u64) -> bool {
+        let kept = u64::try_from(COMMITS_KEPT.as_millis()).unwrap_or(u64::MAX);
+        self.keys
+            .get(key)
+            .is_some_and(|e| e.records > 0 || now_ms.saturating_sub(e.last_stored_ms) < kept)
     }
 
     /// A record is in the store since `at_ms` (or will never be): it is no longer owed.
@@ -138,6 +143,7 @@ impl Ledger {
         let Some(e) = self.keys.get_mut(key) else {
             return;
         };
+        e.last_stored_ms = e.last_stored_ms.max(at_ms);
         e.records = e.records.saturating_sub(1);
         e.spend.unwritten = if e.records == 0 {
             0.0
