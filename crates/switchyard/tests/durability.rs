@@ -21,7 +21,6 @@ use serde_json::{json, Value};
 use sy_mock::{MockConfig, MockServer};
 use tokio_util::sync::CancellationToken;
 
-const PG: &str = "postgres://postgres@127.0.0.1:5432/test";
 /// SPEC §8: records are on local disk within one second of the answer; a kill this long after
 /// the last answer must lose nothing.
 const ON_DISK_WITHIN: Duration = Duration::from_millis(1100);
@@ -172,8 +171,9 @@ async fn kill_9_while_sqlite_is_locked_loses_no_answered_request() {
 async fn kill_9_while_postgres_is_cut_off_loses_no_answered_request() {
     let stop = CancellationToken::new();
     let mock = mock(&stop).await;
+    let pg = process::pg_db().await;
     let proxy = Proxy::start("127.0.0.1:5432".parse().unwrap()).await;
-    let via_proxy = format!("postgres://postgres@127.0.0.1:{}/test", proxy.port);
+    let via_proxy = pg.url.replace(":5432/", &format!(":{}/", proxy.port));
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(&mock, &via_proxy, "");
     let gw = serve(dir.path(), &cfg).await;
@@ -186,7 +186,7 @@ async fn kill_9_while_postgres_is_cut_off_loses_no_answered_request() {
     kill9(gw);
     proxy.up();
     let _gw = serve(dir.path(), &cfg).await;
-    store_holds(PG, &key_id, &answers).await;
+    store_holds(&pg.url, &key_id, &answers).await;
     stop.cancel();
 }
 

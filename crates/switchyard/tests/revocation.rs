@@ -18,16 +18,15 @@ use serde_json::{json, Value};
 use sy_mock::{Behaviour, MockConfig, MockServer};
 use tokio_util::sync::CancellationToken;
 
-const PG: &str = "postgres://postgres@127.0.0.1:5432/test";
 /// SPEC §8: without `[cluster]`, instances sharing one database see a revocation within 5 s.
 const WITHOUT_CLUSTER: Duration = Duration::from_secs(5);
 
-fn config(mock: &MockServer, cluster: Option<&str>) -> String {
+fn config(mock: &MockServer, pg: &str, cluster: Option<&str>) -> String {
     let cluster = cluster
         .map(|url| format!("[cluster]\nredis_url = \"{url}\"\n"))
         .unwrap_or_default();
     format!(
-        "[auth]\nmaster_key = \"${{SY_TEST_MASTER}}\"\n[storage]\nurl = \"{PG}\"\n{cluster}\
+        "[auth]\nmaster_key = \"${{SY_TEST_MASTER}}\"\n[storage]\nurl = \"{pg}\"\n{cluster}\
          [[providers]]\nname = \"sim\"\nbase_url = \"{}\"\n\
          [[models]]\nid = \"test/m\"\ncontext_length = 8000\n\
          [[models.endpoints]]\nprovider = \"sim\"\nupstream_model = \"m\"\nprompt_price = 1000.0\ncompletion_price = 2000.0\n",
@@ -99,9 +98,10 @@ async fn refused_within(http: &reqwest::Client, gw: &Served, secret: &str, withi
 async fn without_cluster_a_key_deleted_on_one_instance_is_refused_by_the_other_within_5_s() {
     let stop = CancellationToken::new();
     let mock = mock(&stop).await;
+    let pg = process::pg_db().await;
     let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let a = serve(da.path(), &config(&mock, None)).await;
-    let b = serve(db.path(), &config(&mock, None)).await;
+    let a = serve(da.path(), &config(&mock, &pg.url, None)).await;
+    let b = serve(db.path(), &config(&mock, &pg.url, None)).await;
     let http = reqwest::Client::new();
     let created = create_key(&http, &a, &json!({"label": "leaked"})).await;
     let secret = created["key"].as_str().unwrap();
@@ -130,9 +130,10 @@ async fn without_cluster_a_key_deleted_on_one_instance_is_refused_by_the_other_w
 async fn without_cluster_spend_on_one_instance_counts_against_the_limit_on_the_other() {
     let stop = CancellationToken::new();
     let mock = mock(&stop).await;
+    let pg = process::pg_db().await;
     let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let a = serve(da.path(), &config(&mock, None)).await;
-    let b = serve(db.path(), &config(&mock, None)).await;
+    let a = serve(da.path(), &config(&mock, &pg.url, None)).await;
+    let b = serve(db.path(), &config(&mock, &pg.url, None)).await;
     let http = reqwest::Client::new();
     // about 0.03 USD a request: the limit is reached after a handful
     let created = create_key(&http, &a, &json!({"label": "shared", "limit": 0.2})).await;
@@ -197,11 +198,12 @@ async fn redis_field(url: &str, key: &str, field: &str) -> Option<String> {
 async fn with_cluster_a_delete_while_redis_is_down_says_so_and_still_reaches_everyone() {
     let stop = CancellationToken::new();
     let mock = mock(&stop).await;
+    let pg = process::pg_db().await;
     let redis = OwnRedis::start(free_port());
     let url = redis.url(0);
     let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let a = serve(da.path(), &config(&mock, Some(&url))).await;
-    let b = serve(db.path(), &config(&mock, Some(&url))).await;
+    let a = serve(da.path(), &config(&mock, &pg.url, Some(&url))).await;
+    let b = serve(db.path(), &config(&mock, &pg.url, Some(&url))).await;
     let http = reqwest::Client::new();
     let created = create_key(&http, &a, &json!({"label": "leaked"})).await;
     let secret = created["key"].as_str().unwrap();
@@ -243,11 +245,12 @@ async fn with_cluster_a_delete_while_redis_is_down_says_so_and_still_reaches_eve
 async fn with_cluster_a_delete_reaches_every_instance_within_a_second() {
     let stop = CancellationToken::new();
     let mock = mock(&stop).await;
+    let pg = process::pg_db().await;
     let redis = OwnRedis::start(free_port());
     let url = redis.url(0);
     let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let a = serve(da.path(), &config(&mock, Some(&url))).await;
-    let b = serve(db.path(), &config(&mock, Some(&url))).await;
+    let a = serve(da.path(), &config(&mock, &pg.url, Some(&url))).await;
+    let b = serve(db.path(), &config(&mock, &pg.url, Some(&url))).await;
     let http = reqwest::Client::new();
     let created = create_key(&http, &a, &json!({"label": "leaked"})).await;
     let secret = created["key"].as_str().unwrap();

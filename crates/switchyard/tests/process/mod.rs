@@ -228,3 +228,58 @@ pub async fn stored(url: &str, key_id: &str) -> Stored {
 pub fn same_usd(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1e-12)
 }
+
+/// A PostgreSQL database of the test's own on the shared server (127.0.0.1:5432), dropped at
+/// the end: other branches' tests use that server too, and their migrations must not meet ours
+/// in one database.
+pub struct PgDb {
+    pub url: String,
+    name: String,
+}
+
+const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+pub async fn pg_db() -> PgDb {
+    use sqlx::{Connection, Executor};
+    static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("sy_proc_{}_{nanos}_{seq}", std::process::id());
+    let mut admin = sqlx::PgConnection::connect(PG_ADMIN)
+        .await
+        .expect("PostgreSQL must run on 127.0.0.1:5432 (.ci/run starts it)");
+    admin
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .unwrap();
+    let _ = admin.close().await;
+    PgDb {
+        url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
+        name,
+    }
+}
+
+impl Drop for PgDb {
+    // Drop is sync and may run inside a runtime: a thread with a runtime of its own.
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let _ = std::thread::spawn(move || {
+            use sqlx::{Connection, Executor};
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(mut admin) = sqlx::PgConnection::connect(PG_ADMIN).await {
+                    let _ = admin
+                        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
