@@ -172,6 +172,8 @@ impl LiveKey {
         };
         if let (Some(Admission::Unseeded), Some(c)) = (verdict, cluster) {
             verdict = if self.seed(c).await? {
+                // this instance's recent charges, which the seed leaves out, first
+                self.flush_shared(c).await;
                 c.admit(&self.id, self.limit, self.rpm).await
             } else {
                 None
@@ -190,7 +192,11 @@ impl LiveKey {
                 Admission::Admitted { usage, seeded_at } | Admission::AtLimit { usage, seeded_at },
             ) => {
                 self.set_shared(usage);
-                self.note_seed(seeded_at);
+                // a counter new to this instance lacks its recent charges: send them before
+                // deciding, so that this admission already counts them
+                if let (true, Some(c)) = (self.note_seed(seeded_at), cluster) {
+                    self.flush_shared(c).await;
+                }
                 self.check_limit()
             }
             Some(Admission::RateLimited { wait_s }) => Err(self.over_rate(wait_s)),
@@ -253,14 +259,15 @@ impl LiveKey {
     /// A counter seeded at `seeded_at` that this instance has not seen before lacks this
     /// instance's charges of records the store did not have at that time: queue them (again;
     /// those Redis has counted are skipped by their markers).
-    fn note_seed(&self, seeded_at: u64) {
+    /// True when the seed was new to this instance.
+    fn note_seed(&self, seeded_at: u64) -> bool {
         let Some(writer) = &self.writer else {
-            return;
+            return false;
         };
         {
             let mut seen = lock(&self.seen_seed);
             if *seen == Some(seeded_at) {
-                return;
+                return false;
             }
             *seen = Some(seeded_at);
         }
@@ -279,6 +286,7 @@ impl LiveKey {
                 });
             }
         }
+        true
     }
 
     /// Notes, for each unconfirmed charge, when its record reached the store.
