@@ -311,8 +311,11 @@ async function main() {
     const made = await fetch(`${authBase}/api/v1/keys`, { method: 'POST', headers: { authorization: `Bearer ${MASTER}`, 'content-type': 'application/json' }, body: JSON.stringify({ label: 'team-a', limit: 2 }) });
     assert(made.status === 201, `creating a key: ${made.status}`);
     const userKey = (await made.json()).key;
-    const asUser = await (await fetch(`${authBase}/api/v1/dashboard`, { headers: { authorization: `Bearer ${userKey}` } })).json();
-    assert(asUser.keys === null && asUser.viewer === 'key' && asUser.you.label === 'team-a', 'a non-master key must not see the key list');
+    // the data spans every key: another key is refused (SPEC §8), in the error shape
+    const asUserRes = await fetch(`${authBase}/api/v1/dashboard`, { headers: { authorization: `Bearer ${userKey}` } });
+    assert(asUserRes.status === 403, `a user key: ${asUserRes.status}`);
+    const asUser = await asUserRes.json();
+    assert(asUser.error && asUser.error.code === 403, 'a user key must not read the dashboard data');
     assert(!JSON.stringify(asUser).includes(userKey), 'the key secret is in the answer');
 
     const { page, problems } = await watchedPage(context, authBase);
@@ -321,6 +324,9 @@ async function main() {
     await page.fill('#auth-key', 'not-a-key');
     await page.click('#auth-form button');
     await until('the refusal', () => page.evaluate(() => !document.getElementById('auth-error').hidden), 10000);
+    await page.fill('#auth-key', userKey);
+    await page.click('#auth-form button');
+    await until('the refusal of a user key', () => page.evaluate(() => /master key/.test(document.getElementById('auth-error').textContent)), 10000);
     await page.fill('#auth-key', MASTER);
     await page.click('#auth-form button');
     const d = await until('the dashboard behind the master key', async () => {
@@ -330,7 +336,7 @@ async function main() {
     assert(d.models.includes('test/model'), 'the model is missing');
     const stored = await page.evaluate(() => localStorage.getItem('switchyard.dashboard.key'));
     assert(stored === MASTER, 'the key was not kept in localStorage');
-    const expected401 = (p) => /status of 401/.test(p); // the browser logs the refused data calls
+    const expected401 = (p) => /status of 40[13]/.test(p); // the browser logs the refused data calls
     const rest = problems.filter((p) => !expected401(p));
     assert(rest.length === 0, `problems on the page:\n  ${rest.join('\n  ')}`);
     await page.close();

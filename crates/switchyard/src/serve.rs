@@ -14,7 +14,8 @@ const DEFAULT_CONFIG: &str = "switchyard.toml";
 /// After the grace period, requests still open get this long to end (streams write their error
 /// event and `[DONE]`; every request is charged and recorded).
 const CUT_OFF: Duration = Duration::from_secs(5);
-/// Queued generation records get this long to reach the store on shutdown.
+/// Queued generation records get this long to reach the store on shutdown; what is left then
+/// goes to the local journal, for the next start.
 const STORE_FLUSH: Duration = Duration::from_secs(10);
 
 pub async fn serve(config: Option<PathBuf>, listen: Option<String>) -> anyhow::Result<()> {
@@ -34,7 +35,7 @@ pub async fn serve(config: Option<PathBuf>, listen: Option<String>) -> anyhow::R
     let addr: SocketAddr = listen
         .parse()
         .with_context(|| format!("listen address `{listen}`"))?;
-    let storage = storage(&cfg)?;
+    let storage = storage(&cfg).await?;
     let max_connections = cfg.server.max_connections;
     let grace = Duration::from_secs_f64(cfg.server.shutdown_grace_s);
     warn_if_few_descriptors(max_connections);
@@ -53,6 +54,7 @@ pub async fn serve(config: Option<PathBuf>, listen: Option<String>) -> anyhow::R
         }
         None => AppState::new(snap, source, env, Some(storage)),
     };
+    sy_server::start_background(&state, shutdown.clone());
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
@@ -97,13 +99,9 @@ pub async fn serve(config: Option<PathBuf>, listen: Option<String>) -> anyhow::R
         }
     }
     if let Some(s) = &state.storage {
-        let left = s.writer.clone().shutdown(STORE_FLUSH).await;
-        if left > 0 {
-            tracing::error!(
-                records = left,
-                "could not write every generation record before exiting"
-            );
-        }
+        // what the store does not take in time is put in the journal (the writer logs any
+        // record that could go neither way)
+        let _ = s.writer.clone().shutdown(STORE_FLUSH).await;
         s.store.close().await;
     }
     Ok(())
@@ -133,25 +131,57 @@ fn warn_if_few_descriptors(max_connections: usize) {
 }
 
 /// The store of `[storage]` (the demo keeps its records in memory), connected lazily so the
-/// gateway serves even while the database is down, with its background writer.
-fn storage(cfg: &sy_config::Config) -> anyhow::Result<Storage> {
+/// gateway serves even while the database is down, with its background writer and local
+/// journal (whose records from a previous run are written to the store from now on).
+async fn storage(cfg: &sy_config::Config) -> anyhow::Result<Storage> {
     let url = if cfg.demo {
         "sqlite::memory:"
     } else {
         cfg.storage.url.as_str()
     };
     let store = sy_store::Store::connect_lazy(url).map_err(|e| anyhow!("[storage] url: {e}"))?;
-    let writer = sy_store::Writer::start(store.clone(), sy_store::DEFAULT_QUEUE_CAPACITY);
+    let journal = journal_dir(&cfg.storage, url).map(|dir| sy_store::JournalConfig {
+        dir,
+        max_bytes: cfg.storage.journal_max_bytes,
+    });
+    let config = sy_store::WriterConfig {
+        capacity: cfg.storage.max_queued_records,
+        journal,
+    };
+    let writer = sy_store::Writer::start_with(store.clone(), config).map_err(|e| {
+        anyhow!("[storage] journal: {e} (each instance needs a journal_dir of its own)")
+    })?;
+    if let Some(dir) = writer.journal_dir() {
+        tracing::info!(journal = %dir.display(), "finished requests wait in this journal until the store has them");
+    }
     let probe = store.clone();
     tokio::spawn(async move {
         match probe.ping().await {
             Ok(()) => tracing::info!(backend = probe.backend(), "store ready"),
             Err(e) => {
-                tracing::warn!(error = %e, "store unreachable at start-up: serving anyway; records are queued")
+                tracing::warn!(error = %e, "store unreachable at start-up: serving anyway; records are kept until it returns")
             }
         }
     });
     Ok(Storage { store, writer })
+}
+
+/// Where the journal lives: `[storage] journal_dir`; else beside an SQLite file
+/// (`<file>.journal`), or `switchyard.journal` in the working directory for PostgreSQL. An
+/// in-memory database gets none: its records would not outlive the process anyway.
+fn journal_dir(storage: &sy_config::StorageConfig, url: &str) -> Option<PathBuf> {
+    if let Some(dir) = &storage.journal_dir {
+        return Some(PathBuf::from(dir));
+    }
+    let Some(rest) = url.strip_prefix("sqlite:") else {
+        return Some(PathBuf::from("switchyard.journal"));
+    };
+    let path = rest.trim_start_matches("//");
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.contains(":memory:") || url.contains("mode=memory") {
+        return None;
+    }
+    Some(PathBuf::from(format!("{path}.journal")))
 }
 
 /// The config file, or — when none is given and `switchyard.toml` does not exist — the demo
@@ -261,4 +291,36 @@ pub async fn mock(listen: Option<String>, config: Option<PathBuf>) -> anyhow::Re
     shutdown.cancel();
     server.wait().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::journal_dir;
+
+    #[test]
+    fn the_journal_sits_beside_an_sqlite_file_or_in_the_working_directory() {
+        let none = sy_config::StorageConfig::default();
+        for (url, want) in [
+            ("sqlite://switchyard.db", Some("switchyard.db.journal")),
+            (
+                "sqlite:///var/lib/sy/a.db?mode=rwc",
+                Some("/var/lib/sy/a.db.journal"),
+            ),
+            ("sqlite:data/x.db", Some("data/x.db.journal")),
+            ("sqlite::memory:", None),
+            ("sqlite://file.db?mode=memory", None),
+            ("postgres://u@h/db", Some("switchyard.journal")),
+        ] {
+            let got = journal_dir(&none, url);
+            assert_eq!(got.as_deref(), want.map(std::path::Path::new), "{url}");
+        }
+        let set = sy_config::StorageConfig {
+            journal_dir: Some("/srv/j".to_owned()),
+            ..sy_config::StorageConfig::default()
+        };
+        assert_eq!(
+            journal_dir(&set, "sqlite::memory:"),
+            Some(std::path::PathBuf::from("/srv/j"))
+        );
+    }
 }

@@ -13,12 +13,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use process::faults::OwnRedis;
 use process::{create_key, get_json, serve, signal, terminate, usage, Served, MASTER};
 use serde_json::{json, Value};
 use sy_mock::{Behaviour, MockConfig, MockServer};
 use tokio_util::sync::CancellationToken;
-
-const PG: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 /// An empty Redis database for one test.
 async fn redis_db(db: u8) -> String {
@@ -44,10 +43,10 @@ async fn mock(stop: &CancellationToken) -> MockServer {
 
 /// One model on two providers: `cheap` at `cheap_price` USD per million tokens (prompt and
 /// completion) and `steady` at twice that.
-fn config(mock: &MockServer, redis: &str, cheap_price: f64) -> String {
+fn config(mock: &MockServer, pg: &str, redis: &str, cheap_price: f64) -> String {
     let steady_price = 2.0 * cheap_price;
     format!(
-        "[auth]\nmaster_key = \"${{SY_TEST_MASTER}}\"\n[storage]\nurl = \"{PG}\"\n\
+        "[auth]\nmaster_key = \"${{SY_TEST_MASTER}}\"\n[storage]\nurl = \"{pg}\"\n\
          [cluster]\nredis_url = \"{redis}\"\n\
          [[providers]]\nname = \"cheap\"\nbase_url = \"{}\"\n\
          [[providers]]\nname = \"steady\"\nbase_url = \"{}\"\n\
@@ -115,8 +114,9 @@ async fn circuit(http: &reqwest::Client, gw: &Served, provider: &str) -> String 
 async fn a_provider_failing_behind_one_instance_is_avoided_by_the_others() {
     let stop = CancellationToken::new();
     let mock = mock(&stop).await;
+    let pg = process::pg_db().await;
     let redis = redis_db(11).await;
-    let trio = three(&config(&mock, &redis, 1.0)).await;
+    let trio = three(&config(&mock, &pg.url, &redis, 1.0)).await;
     let (a, b, c) = (&trio.gws[0], &trio.gws[1], &trio.gws[2]);
     let http = reqwest::Client::new();
     mock.set_behaviour(
@@ -168,6 +168,7 @@ async fn a_provider_failing_behind_one_instance_is_avoided_by_the_others() {
 async fn a_key_limit_holds_across_three_instances_under_concurrent_load() {
     let stop = CancellationToken::new();
     let mock = mock(&stop).await;
+    let pg = process::pg_db().await;
     mock.set_behaviour(
         "cheap",
         Behaviour {
@@ -177,7 +178,7 @@ async fn a_key_limit_holds_across_three_instances_under_concurrent_load() {
     );
     let redis = redis_db(12).await;
     // about 0.03 USD a request
-    let trio = three(&config(&mock, &redis, 1000.0)).await;
+    let trio = three(&config(&mock, &pg.url, &redis, 1000.0)).await;
     let http = reqwest::Client::new();
     let limit = 0.5;
     let created = create_key(
@@ -277,6 +278,7 @@ fn cost_at(v: &Value, p: f64) -> f64 {
 async fn sighup_with_a_changed_price_takes_effect_with_no_failed_request() {
     let stop = CancellationToken::new();
     let mock = mock(&stop).await;
+    let pg = process::pg_db().await;
     mock.set_behaviour(
         "cheap",
         Behaviour {
@@ -286,7 +288,7 @@ async fn sighup_with_a_changed_price_takes_effect_with_no_failed_request() {
     );
     let redis = redis_db(13).await;
     let (old, new) = (1000.0, 3000.0);
-    let trio = three(&config(&mock, &redis, old)).await;
+    let trio = three(&config(&mock, &pg.url, &redis, old)).await;
     let http = reqwest::Client::new();
     let stop_load = Arc::new(AtomicBool::new(false));
     let mut load = Vec::new();
@@ -306,7 +308,7 @@ async fn sighup_with_a_changed_price_takes_effect_with_no_failed_request() {
         // some traffic on the old price, then the new config and SIGHUP on every instance
         tokio::time::sleep(Duration::from_millis(300)).await;
         for (gw, dir) in trio.gws.iter().zip(&trio.dirs) {
-            write_config(dir.path(), &config(&mock, &redis, new));
+            write_config(dir.path(), &config(&mock, &pg.url, &redis, new));
             signal(gw, "HUP");
         }
         // each instance answers at the new price within a few seconds
@@ -356,6 +358,7 @@ fn write_config(dir: &Path, config: &str) {
 async fn sigterm_during_100_open_streams_completes_all_of_them() {
     let stop = CancellationToken::new();
     let mock = mock(&stop).await;
+    let pg = process::pg_db().await;
     // ~13 chunks at 10 a second: each stream lasts over a second
     mock.set_behaviour(
         "cheap",
@@ -366,7 +369,7 @@ async fn sigterm_during_100_open_streams_completes_all_of_them() {
     );
     let redis = redis_db(14).await;
     let dir = tempfile::tempdir().unwrap();
-    let gw = serve(dir.path(), &config(&mock, &redis, 1.0)).await;
+    let gw = serve(dir.path(), &config(&mock, &pg.url, &redis, 1.0)).await;
     let http = reqwest::Client::new();
     let started = Arc::new(AtomicUsize::new(0));
     let mut body = by_price();
@@ -415,50 +418,6 @@ async fn sigterm_during_100_open_streams_completes_all_of_them() {
     stop.cancel();
 }
 
-/// A Redis server of the test's own, so it can be stopped and started again.
-struct OwnRedis {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl OwnRedis {
-    fn start(port: u16) -> Self {
-        let child = std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed (.ci/run checks for it)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self { child, port }
-    }
-
-    fn stop(mut self) -> u16 {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.port
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 async fn ready(http: &reqwest::Client, gw: &Served) -> Value {
     http.get(format!("{}/ready", gw.url))
         .send()
@@ -472,6 +431,7 @@ async fn ready(http: &reqwest::Client, gw: &Served) -> Value {
 async fn metric(http: &reqwest::Client, gw: &Served, name: &str) -> Option<String> {
     let text = http
         .get(format!("{}/metrics", gw.url))
+        .bearer_auth(MASTER)
         .send()
         .await
         .unwrap()
@@ -486,10 +446,11 @@ async fn metric(http: &reqwest::Client, gw: &Served, name: &str) -> Option<Strin
 async fn without_redis_an_instance_serves_on_local_state_reports_it_and_rejoins() {
     let stop = CancellationToken::new();
     let mock = mock(&stop).await;
+    let pg = process::pg_db().await;
     let redis = OwnRedis::start(process::free_port());
     let url = format!("redis://127.0.0.1:{}/0", redis.port);
     let dir = tempfile::tempdir().unwrap();
-    let gw = serve(dir.path(), &config(&mock, &url, 1.0)).await;
+    let gw = serve(dir.path(), &config(&mock, &pg.url, &url, 1.0)).await;
     let http = reqwest::Client::new();
     assert_eq!(chat(&http, &gw, MASTER, &by_price()).await.0, 200);
     assert_eq!(ready(&http, &gw).await["cluster"]["redis"], "connected");

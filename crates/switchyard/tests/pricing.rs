@@ -208,10 +208,11 @@ async fn embeddings_fail_over_inside_the_model_and_never_to_another() {
         serde_json::from_value(json!({"status": 500})).unwrap(),
     );
     let r = embed(&gw, json!({"models": ["test/embed", "test/other-embed"], "input": "alpha", "provider": {"only": ["down"]}})).await;
-    assert_eq!(
-        r.status(),
-        502,
-        "provider.only leaves test/other-embed nothing: no silent move"
+    // 502 (down's failure), or 503 once down's circuit is open: an error either way
+    assert!(
+        [502, 503].contains(&r.status().as_u16()),
+        "provider.only leaves test/other-embed nothing: no silent move; got {}",
+        r.status()
     );
 }
 

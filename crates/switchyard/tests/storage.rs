@@ -13,7 +13,6 @@ use tokio_util::sync::CancellationToken;
 mod process;
 
 use process::{create_key, free_port, get_json, serve, terminate, usage, MASTER};
-const PG: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 fn config(mock: &MockServer, storage: &str) -> String {
     format!(
@@ -165,7 +164,8 @@ async fn sqlite_limit_holds_under_concurrency() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_limit_holds_under_concurrency() {
-    limit_holds_under_concurrency(PG).await;
+    let pg = process::pg_db().await;
+    limit_holds_under_concurrency(&pg.url).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -175,7 +175,8 @@ async fn sqlite_restart_keeps_every_record() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_restart_keeps_every_record() {
-    restart_keeps_every_record(PG).await;
+    let pg = process::pg_db().await;
+    restart_keeps_every_record(&pg.url).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -29,6 +29,9 @@ pub struct ServerConfig {
     /// After SIGTERM, how long in-flight requests and streams may take to finish; streams still
     /// open then end with the error chunk and are charged (SPEC §8).
     pub shutdown_grace_s: f64,
+    /// `/metrics` without the master key even when `[auth]` is on (for a scraper that cannot
+    /// send one). Default false.
+    pub metrics_public: bool,
 }
 
 impl Default for ServerConfig {
@@ -38,6 +41,7 @@ impl Default for ServerConfig {
             max_body_bytes: 4_194_304,
             max_connections: 4096,
             shutdown_grace_s: 20.0,
+            metrics_public: false,
         }
     }
 }
@@ -50,12 +54,23 @@ pub struct AuthConfig {
 #[derive(Debug, Clone)]
 pub struct StorageConfig {
     pub url: String,
+    /// Where finished requests wait on local disk until the store has them. `None`: beside an
+    /// SQLite file (`<file>.journal`), else `switchyard.journal` in the working directory.
+    pub journal_dir: Option<String>,
+    /// The journal may not grow past this; beyond it (or on a full disk) new requests are
+    /// refused until the store has caught up.
+    pub journal_max_bytes: u64,
+    /// Finished requests held in memory while the store is slow or away; beyond, on disk only.
+    pub max_queued_records: usize,
 }
 
 impl Default for StorageConfig {
     fn default() -> Self {
         Self {
             url: "sqlite://switchyard.db".to_owned(),
+            journal_dir: None,
+            journal_max_bytes: 1 << 30,
+            max_queued_records: 10_000,
         }
     }
 }

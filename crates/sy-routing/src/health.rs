@@ -54,6 +54,9 @@ struct Bucket {
     failures: u32,
     ttft: Vec<f32>,
     throughput: Vec<f32>,
+    /// Samples offered to each list, kept or not: where the next one overwrites the oldest.
+    ttft_seen: usize,
+    throughput_seen: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -164,10 +167,10 @@ impl HealthRecord {
             bucket.failures += 1;
         }
         if let Some(t) = outcome.ttft_s {
-            push_capped(&mut bucket.ttft, t);
+            push_capped(&mut bucket.ttft, &mut bucket.ttft_seen, t);
         }
         if let Some(t) = outcome.throughput {
-            push_capped(&mut bucket.throughput, t);
+            push_capped(&mut bucket.throughput, &mut bucket.throughput_seen, t);
         }
         self.recent.push_back((now, ok));
         if self.recent.len() > RECENT {
@@ -407,15 +410,16 @@ impl HealthRecord {
     }
 }
 
+/// Keeps the newest `SAMPLES_PER_BUCKET` samples: appends until full, then overwrites the
+/// oldest, round-robin by the count of samples offered (`seen`).
 #[allow(clippy::cast_possible_truncation)]
-fn push_capped(v: &mut Vec<f32>, x: f64) {
+fn push_capped(v: &mut Vec<f32>, seen: &mut usize, x: f64) {
     if v.len() < SAMPLES_PER_BUCKET {
         v.push(x as f32);
     } else {
-        // keep the newest samples: overwrite round-robin
-        let i = v.len() % SAMPLES_PER_BUCKET;
-        v[i] = x as f32;
+        v[*seen % SAMPLES_PER_BUCKET] = x as f32;
     }
+    *seen += 1;
 }
 
 /// p50, p75, p90, p95, p99 of the merge of two sorted slices (nearest rank, as `percentiles`).

@@ -121,11 +121,15 @@
     let again = true;
     try {
       const res = await fetch(API, { headers: key ? { Authorization: `Bearer ${key}` } : {}, cache: 'no-store' });
-      if (res.status === 401) {
-        // wait for the form rather than asking again every 2 s
+      if (res.status === 401 || res.status === 403) {
+        // wait for the form rather than asking again every 2 s; the data spans every key, so
+        // only the master key may read it (403 for any other key)
         again = false;
-        setLive('error', 'API key needed');
-        showAuth(key ? 'That key was refused: enter another.' : '');
+        setLive('error', 'master key needed');
+        const why = res.status === 403
+          ? 'That key is not the master key: the dashboard shows every key\'s data.'
+          : 'That key was refused: enter another.';
+        showAuth(key ? why : '');
         return;
       }
       if (!res.ok) throw new Error(`HTTP ${res.status}`);

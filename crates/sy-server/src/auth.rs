@@ -1,5 +1,7 @@
 //! Who is calling: with `[auth]`, a bearer key is required (SPEC §4): the master key (compared
-//! in constant time) may call everything; other keys are looked up by their hash (SPEC §8).
+//! in constant time) may call everything; other keys are looked up by their hash (SPEC §8) and
+//! see only their own data — what spans tenants (the dashboard's data, `/metrics`, key
+//! management) needs the master key.
 
 use std::sync::Arc;
 
@@ -70,11 +72,28 @@ pub async fn caller(
         return Ok(Caller::Master);
     }
     let Some(storage) = &state.storage else {
-        return Err(ApiError::new(401, "unknown API key"));
+        return Err(crate::keys::unknown_key());
     };
-    match state.keys.lookup(&storage.store, key).await? {
+    match state.keys.lookup(storage, key).await? {
         Some(k) => Ok(Caller::Key(k)),
-        None => Err(ApiError::new(401, "unknown API key")),
+        None => Err(crate::keys::unknown_key()),
+    }
+}
+
+/// What spans every tenant (the dashboard's data, `/metrics`) needs the master key when
+/// `[auth]` is on: 401 without a known key, 403 for another key.
+pub async fn master_only(
+    state: &AppState,
+    config: &Config,
+    headers: &HeaderMap,
+    what: &str,
+) -> Result<(), ApiError> {
+    match caller(state, config, headers).await? {
+        Caller::Open | Caller::Master => Ok(()),
+        Caller::Key(_) => Err(ApiError::new(
+            403,
+            format!("{what} shows every key's data: only the master key may read it"),
+        )),
     }
 }
 

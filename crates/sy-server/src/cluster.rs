@@ -9,14 +9,18 @@
 //!   a plan.
 //! - **Keys.** A key's spend limit and requests-per-minute allowance are checked by one Lua
 //!   script (atomic in Redis) before any upstream call; spend is added by another script when a
-//!   request finishes. That shared figure is what every instance enforces; a key's local figure
-//!   only mirrors it for display, and stands in while Redis is away.
+//!   request finishes, at most once per generation id. That shared figure is what every
+//!   instance enforces, together with the instance's own figure from the store (the higher of
+//!   the two decides), which also stands in while Redis is away. A revocation is a flag on the
+//!   key's hash, read by the admission script: every instance refuses the key from its next
+//!   request; one Redis could not take is kept and sent again when it answers.
 //! - **Redis away.** Instances go on serving on local state (own health book, the key's local
 //!   mirror and rate limiter), say so on `/ready`, `/metrics` and in the log, and rejoin when a
 //!   ping answers again (tried every second). Health events of the gap are not replayed.
 //!
 //! Redis keys: `switchyard:health` (stream, trimmed to about 10,000 entries),
-//! `switchyard:key:{id}` (hash: `usage`, `revoked`), `switchyard:rate:{id}` (GCRA state, expires).
+//! `switchyard:key:{id}` (hash: `usage`, `revoked`), `switchyard:rate:{id}` (GCRA state, expires),
+//! `switchyard:charged:{generation id}` (a charge's marker, expires after 15 minutes).
 //! Tests isolate themselves with the database number of the URL (`redis://host/5`).
 
 mod health;
@@ -31,7 +35,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 pub use health::SharedHealth;
-pub use keys::Admission;
+pub use keys::{Admission, Charge, Charged};
 
 use crate::health::InMemoryHealth;
 use crate::state::Clock;
@@ -54,6 +58,8 @@ pub struct Cluster {
     errors: AtomicU64,
     last_error: Mutex<Option<String>>,
     stop: CancellationToken,
+    /// Deleted keys Redis has not been told of yet.
+    pending_revocations: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Cluster {
@@ -86,6 +92,7 @@ impl Cluster {
             errors: AtomicU64::new(0),
             last_error: Mutex::new(None),
             stop,
+            pending_revocations: Mutex::default(),
         });
         tokio::spawn(health::publish(Arc::clone(&cluster), rx));
         tokio::spawn(health::read(Arc::clone(&cluster), local, clock));

@@ -1,20 +1,55 @@
 //! API keys on the request path (SPEC §8): a key is looked up once in the store, then served
-//! from memory, where its spend is charged the moment a request finishes — so the 402 check
-//! is immediate — while the durable charge goes through the writer with the generation record.
+//! from memory. Its spend is what the store's writer knows (`sy_store::KeySpend`): the store's
+//! figure — read again every second, so instances sharing a database see each other's charges
+//! and deletions — plus what this instance has charged and not yet written. A finished request
+//! counts there the moment it is handed to the writer, so the 402 check is immediate.
+//!
+//! With `[cluster]`, admission and spend also go through Redis (`LiveKey::admit`,
+//! `charge_shared`): the higher of Redis's figure and the local one decides. Charges Redis did
+//! not confirm are kept with their generation ids and sent again (idempotent there), so a
+//! charge that timed out is never counted twice. When Redis has no counter for a key (new, or
+//! Redis lost its data) it is seeded from the store read at that moment; seeing a new seed,
+//! each instance sends again the charges of its records the store did not have then, and
+//! every charge says since when its record is in the store — so the seed and the charges never
+//! count one twice, nor miss one (`cluster/keys.rs`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use sha2::{Digest, Sha256};
 use sy_api::ApiError;
-use sy_store::{KeyRecord, Store};
+use sy_store::{KeyRecord, Store, Stored, Writer};
 
-use crate::cluster::{Admission, Cluster};
+use crate::cluster::{Admission, Charge, Charged, Cluster};
+use crate::state::Storage;
 
-/// A key known to this instance, with its spend as of now.
+/// A read of the store on the request path (a key at risk of its limit while Redis is away)
+/// may take this long before the local figure decides alone.
+const STORE_CHECK: Duration = Duration::from_millis(250);
+/// A seed leaves out the records stored this recently before it (ms): longer than a commit
+/// takes to reach its writer, however loaded.
+const SEED_RECENT_MS: u64 = 1_000;
+/// Charges sent to Redis in one script call at most (after an outage many may wait).
+const CHARGE_BATCH: usize = 500;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // the locks guard plain figures that every step leaves consistent
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A charge Redis has not confirmed, and whether a send of it is under way.
+#[derive(Debug)]
+struct Unconfirmed {
+    charge: Charge,
+    sending: bool,
+}
+
+/// A key known to this instance.
 #[derive(Debug)]
 pub struct LiveKey {
     pub id: String,
@@ -23,23 +58,55 @@ pub struct LiveKey {
     /// Requests per minute, when the key has a rate limit.
     pub rpm: Option<u32>,
     rate: Option<DefaultDirectRateLimiter>,
-    usage: Mutex<f64>,
-    /// Spend charged here while Redis was away, added to the shared counter on the next charge.
-    unshared: Mutex<f64>,
+    /// The store's usage when the key was looked up: stands in while the writer has no figure.
+    looked_up: f64,
+    /// The writer keeping the key's spend; `None` without storage (tests).
+    writer: Option<Writer>,
+    store: Option<Store>,
+    /// Redis's figure, as last answered.
+    shared: Mutex<Option<f64>>,
+    unconfirmed: Mutex<Vec<Unconfirmed>>,
+    /// The `seeded_at` of Redis's counter as last seen: a new one means a new counter, which
+    /// lacks this instance's charges of records the store did not have then.
+    seen_seed: Mutex<Option<u64>>,
+    /// Redis said the key was revoked.
+    revoked: AtomicBool,
 }
 
 impl LiveKey {
+    /// What the key has spent as far as this instance knows: the store's figure plus what this
+    /// instance has not written yet, or Redis's figure when that is higher.
     pub fn usage(&self) -> f64 {
-        *self
-            .usage
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        let local = self.local_usage();
+        lock(&self.shared).map_or(local, |s| s.max(local))
+    }
+
+    /// The store's figure plus this instance's unwritten charges.
+    fn local_usage(&self) -> f64 {
+        self.writer
+            .as_ref()
+            .and_then(|w| w.key_spend(&self.id))
+            .map_or(self.looked_up, |s| s.total(self.looked_up))
+    }
+
+    /// Deleted: by Redis's word, or because the store no longer has it.
+    pub fn revoked(&self) -> bool {
+        self.revoked.load(Ordering::Relaxed)
+            || self
+                .writer
+                .as_ref()
+                .and_then(|w| w.key_spend(&self.id))
+                .is_some_and(|s| s.deleted)
     }
 
     /// A key at its limit gets 402 before any upstream is called.
     pub fn check_limit(&self) -> Result<(), ApiError> {
+        self.check_limit_at(self.usage())
+    }
+
+    fn check_limit_at(&self, usage: f64) -> Result<(), ApiError> {
         match self.limit {
-            Some(limit) if self.usage() >= limit => Err(ApiError::new(
+            Some(limit) if usage >= limit => Err(ApiError::new(
                 402,
                 format!("key `{}` has reached its limit of {limit} USD", self.label),
             )
@@ -78,86 +145,248 @@ impl LiveKey {
         .with("retry_after_s", serde_json::json!(wait_s))
     }
 
-    pub fn charge(&self, cost: f64) {
-        if cost.is_finite() && cost > 0.0 {
-            *self
-                .usage
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) += cost;
-        }
-    }
-
-    /// The cluster's figure replaces the local one (it includes every instance's charges).
-    fn set_usage(&self, usage: f64) {
+    fn set_shared(&self, usage: f64) {
         if usage.is_finite() {
-            *self
-                .usage
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = usage;
+            *lock(&self.shared) = Some(usage);
         }
     }
 
     /// Takes the cluster's figure of this key's spend, when Redis answers.
     pub async fn refresh(&self, cluster: &Cluster) {
         if let Some(u) = cluster.usage(&self.id).await {
-            self.set_usage(u);
+            self.set_shared(u);
         }
     }
 
-    /// Admission of a request (before any upstream call): with `[cluster]`, the shared limit and
-    /// rate through Redis; alone, or while Redis is away, this instance's figures.
+    /// Admission of a request (before any upstream call): refused when revoked; with
+    /// `[cluster]`, the shared limit and rate through Redis; alone, or while Redis is away,
+    /// this instance's figures — and, while Redis is away with a limit set, the store's
+    /// figure read now, so that other instances' spend is not missed until the next refresh.
     pub async fn admit(&self, cluster: Option<&Cluster>) -> Result<(), ApiError> {
-        let verdict = match cluster {
-            Some(c) if c.up() => c.admit(&self.id, self.limit, self.rpm, self.usage()).await,
+        if self.revoked() {
+            return Err(unknown_key());
+        }
+        let mut verdict = match cluster {
+            Some(c) if c.up() => c.admit(&self.id, self.limit, self.rpm).await,
             _ => None,
         };
+        if let (Some(Admission::Unseeded), Some(c)) = (verdict, cluster) {
+            verdict = if self.seed(c).await? {
+                // this instance's recent charges, which the seed leaves out, first
+                self.flush_shared(c).await;
+                c.admit(&self.id, self.limit, self.rpm).await
+            } else {
+                None
+            };
+        }
         match verdict {
-            None => {
-                self.check_limit()?;
+            None | Some(Admission::Unseeded) => {
+                let usage = match cluster {
+                    Some(_) if self.limit.is_some() => self.usage().max(self.store_usage().await?),
+                    _ => self.usage(),
+                };
+                self.check_limit_at(usage)?;
                 self.check_rate()
             }
-            Some(Admission::Admitted { usage }) => {
-                self.set_usage(usage);
-                Ok(())
-            }
-            Some(Admission::AtLimit { usage }) => {
-                self.set_usage(usage);
+            Some(
+                Admission::Admitted { usage, seeded_at } | Admission::AtLimit { usage, seeded_at },
+            ) => {
+                self.set_shared(usage);
+                // a counter new to this instance lacks its recent charges: send them before
+                // deciding, so that this admission already counts them
+                if let (true, Some(c)) = (self.note_seed(seeded_at), cluster) {
+                    self.flush_shared(c).await;
+                }
                 self.check_limit()
             }
             Some(Admission::RateLimited { wait_s }) => Err(self.over_rate(wait_s)),
-            Some(Admission::Revoked) => Err(ApiError::new(401, "unknown API key")),
+            Some(Admission::Revoked) => {
+                self.revoked.store(true, Ordering::Relaxed);
+                Err(unknown_key())
+            }
         }
     }
 
-    /// Charges a finished request: at once here, then on the cluster's shared counter (what
-    /// Redis could not take is carried to the next charge).
-    pub async fn charge_shared(&self, cluster: &Cluster, cost: f64) {
-        let pending = {
-            let mut u = self
-                .unshared
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            std::mem::take(&mut *u)
+    /// Seeds Redis's counter for this key from the store's figure, read now: true once there
+    /// is a counter; false when the store or Redis did not answer (local figures decide
+    /// meanwhile). What the store did not have at the time is sent as charges afterwards, by
+    /// every instance that made them (`note_seed`).
+    async fn seed(&self, cluster: &Cluster) -> Result<bool, ApiError> {
+        let (Some(store), Some(writer)) = (&self.store, &self.writer) else {
+            return Ok(false);
         };
-        let amount = pending
-            + if cost.is_finite() && cost > 0.0 {
-                cost
-            } else {
-                0.0
-            };
-        if amount <= 0.0 {
+        // the seed leaves out the last second's records (by the database's clock): their
+        // commits may not have been seen by their writers yet, so those instances send them
+        // again, each counted once, rather than the seed and the charge both counting them
+        let (stored, read_at) = match tokio::time::timeout(
+            STORE_CHECK,
+            store.key_usage_before(&self.id, SEED_RECENT_MS),
+        )
+        .await
+        {
+            Ok(Ok(Some(found))) => found,
+            Ok(Ok(None)) => {
+                writer.key_deleted(&self.id);
+                return Err(unknown_key());
+            }
+            _ => return Ok(false),
+        };
+        match cluster.seed(&self.id, stored, read_at).await {
+            Some((usage, seeded_at)) => {
+                self.set_shared(usage);
+                self.note_seed(seeded_at);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Looks at Redis's counter for a new seed, when this instance charged the key recently:
+    /// an instance with no traffic for the key still sends what the new counter lacks.
+    pub async fn check_seed(&self, cluster: &Cluster) {
+        if !self
+            .writer
+            .as_ref()
+            .is_some_and(|w| w.charged_recently(&self.id))
+        {
             return;
         }
-        let seed = (self.usage() - amount).max(0.0);
-        match cluster.charge(&self.id, amount, seed).await {
-            Some(total) => self.set_usage(total),
-            None => {
-                *self
-                    .unshared
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) += amount;
+        if let Some(Some(seeded_at)) = cluster.seeded_at(&self.id).await {
+            self.note_seed(seeded_at);
+        }
+    }
+
+    /// A counter seeded at `seeded_at` that this instance has not seen before lacks this
+    /// instance's charges of records the store did not have at that time: queue them (again;
+    /// those Redis has counted are skipped by their markers).
+    /// True when the seed was new to this instance.
+    fn note_seed(&self, seeded_at: u64) -> bool {
+        let Some(writer) = &self.writer else {
+            return false;
+        };
+        {
+            let mut seen = lock(&self.seen_seed);
+            if *seen == Some(seeded_at) {
+                return false;
+            }
+            *seen = Some(seeded_at);
+        }
+        let missing = writer.stored_after(&self.id, seeded_at);
+        let mut list = lock(&self.unconfirmed);
+        let queued: HashSet<String> = list.iter().map(|u| u.charge.gen_id.clone()).collect();
+        for (gen_id, cost, stored_ms) in missing {
+            if cost > 0.0 && !queued.contains(&gen_id) {
+                list.push(Unconfirmed {
+                    charge: Charge {
+                        gen_id,
+                        cost,
+                        stored_ms,
+                    },
+                    sending: false,
+                });
             }
         }
+        true
+    }
+
+    /// Notes, for each unconfirmed charge, when its record reached the store.
+    pub fn stamp_stored(&self) {
+        let Some(writer) = &self.writer else {
+            return;
+        };
+        for u in lock(&self.unconfirmed).iter_mut() {
+            if u.charge.stored_ms == 0 {
+                if let Stored::Since(ms) = writer.stored(&u.charge.gen_id) {
+                    u.charge.stored_ms = ms;
+                }
+            }
+        }
+    }
+
+    /// The store's figure now plus this instance's unwritten charges (taken first, so a batch
+    /// committing meanwhile is counted twice rather than missed); this instance's own figure
+    /// when the store does not answer in time. A key gone from the store is refused.
+    async fn store_usage(&self) -> Result<f64, ApiError> {
+        let (Some(store), Some(writer)) = (&self.store, &self.writer) else {
+            return Ok(self.usage());
+        };
+        let unwritten = writer.key_spend(&self.id).map_or(0.0, |s| s.unwritten);
+        match tokio::time::timeout(STORE_CHECK, store.key(&self.id)).await {
+            Ok(Ok(Some(k))) => Ok(k.usage + unwritten),
+            Ok(Ok(None)) => {
+                writer.key_deleted(&self.id);
+                Err(unknown_key())
+            }
+            _ => Ok(self.usage()),
+        }
+    }
+
+    /// Sends a finished request's cost to the cluster's shared counter, with every charge
+    /// Redis has not confirmed before; the ones it does not confirm now wait for the next try.
+    pub async fn charge_shared(&self, cluster: &Cluster, gen_id: &str, cost: f64) {
+        if cost.is_finite() && cost > 0.0 {
+            lock(&self.unconfirmed).push(Unconfirmed {
+                charge: Charge {
+                    gen_id: gen_id.to_owned(),
+                    cost,
+                    stored_ms: 0,
+                },
+                sending: false,
+            });
+        }
+        self.flush_shared(cluster).await;
+    }
+
+    /// Sends the charges waiting for Redis, if any, a bounded batch at a time (seeding the
+    /// counter first when Redis has none).
+    pub async fn flush_shared(&self, cluster: &Cluster) {
+        let mut seeded = false;
+        loop {
+            self.stamp_stored();
+            let batch: Vec<Charge> = {
+                let mut list = lock(&self.unconfirmed);
+                list.iter_mut()
+                    .filter(|u| !u.sending)
+                    .take(CHARGE_BATCH)
+                    .map(|u| {
+                        u.sending = true;
+                        u.charge.clone()
+                    })
+                    .collect()
+            };
+            if batch.is_empty() {
+                return;
+            }
+            let reply = cluster.charge(&self.id, &batch).await;
+            {
+                let sent: HashSet<&str> = batch.iter().map(|c| c.gen_id.as_str()).collect();
+                let mut list = lock(&self.unconfirmed);
+                if let Some(Charged::Total { .. }) = reply {
+                    list.retain(|u| !sent.contains(u.charge.gen_id.as_str()));
+                } else {
+                    list.iter_mut()
+                        .filter(|u| sent.contains(u.charge.gen_id.as_str()))
+                        .for_each(|u| u.sending = false);
+                }
+            }
+            match reply {
+                Some(Charged::Total { usage, seeded_at }) => {
+                    self.set_shared(usage);
+                    self.note_seed(seeded_at);
+                }
+                Some(Charged::Unseeded)
+                    if !seeded && matches!(self.seed(cluster).await, Ok(true)) =>
+                {
+                    seeded = true;
+                }
+                _ => return,
+            }
+        }
+    }
+
+    /// Charges waiting for Redis.
+    pub fn unconfirmed(&self) -> usize {
+        lock(&self.unconfirmed).len()
     }
 
     pub fn json(&self) -> serde_json::Value {
@@ -174,6 +403,10 @@ impl LiveKey {
     }
 }
 
+pub fn unknown_key() -> ApiError {
+    ApiError::new(401, "unknown API key")
+}
+
 /// Keys by the SHA-256 of their secret (the secret itself is never kept).
 #[derive(Default)]
 pub struct KeyCache {
@@ -185,53 +418,51 @@ fn hash(secret: &str) -> String {
 }
 
 impl KeyCache {
-    /// The key with this secret, from memory or the store. None: unknown key.
+    /// The key with this secret, from memory or the store. None: unknown (or deleted) key.
     pub async fn lookup(
         &self,
-        store: &Store,
+        storage: &Storage,
         secret: &str,
     ) -> Result<Option<Arc<LiveKey>>, ApiError> {
         let h = hash(secret);
-        if let Some(k) = self
-            .by_hash
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&h)
-        {
-            return Ok(Some(Arc::clone(k)));
+        let cached = lock(&self.by_hash).get(&h).cloned();
+        if let Some(k) = cached {
+            if !k.revoked() {
+                return Ok(Some(k));
+            }
+            // deleted since: forget it, and ask the store again (it says unknown)
+            self.forget(&k.id, &storage.writer);
         }
-        let rec = store.key_by_secret(secret).await.map_err(|e| {
+        let rec = storage.store.key_by_secret(secret).await.map_err(|e| {
             tracing::error!(error = %e, "key lookup failed");
             ApiError::new(503, "the key store is unavailable; try again shortly")
         })?;
         Ok(rec.map(|r| {
-            let mut map = self
-                .by_hash
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            Arc::clone(map.entry(h).or_insert_with(|| Arc::new(live(r))))
+            storage.writer.watch_key(&r.id, r.usage);
+            let mut map = lock(&self.by_hash);
+            Arc::clone(map.entry(h).or_insert_with(|| Arc::new(live(r, storage))))
         }))
     }
 
-    /// Forgets a deleted key at once.
-    pub fn forget(&self, id: &str) {
-        self.by_hash
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .retain(|_, k| k.id != id);
+    /// Forgets a key (deleted) at once.
+    pub fn forget(&self, id: &str, writer: &Writer) {
+        lock(&self.by_hash).retain(|_, k| k.id != id);
+        writer.unwatch_key(id);
     }
 
-    /// The live usage of a key this instance has charged, if any (fresher than the store's).
+    /// The live usage of a key this instance knows, if any (fresher than the store's).
     pub fn live_usage(&self, id: &str) -> Option<f64> {
-        let map = self
-            .by_hash
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let map = lock(&self.by_hash);
         map.values().find(|k| k.id == id).map(|k| k.usage())
+    }
+
+    /// Every key in memory.
+    pub fn all(&self) -> Vec<Arc<LiveKey>> {
+        lock(&self.by_hash).values().cloned().collect()
     }
 }
 
-fn live(r: KeyRecord) -> LiveKey {
+fn live(r: KeyRecord, storage: &Storage) -> LiveKey {
     let rate = r
         .rpm
         .and_then(NonZeroU32::new)
@@ -242,7 +473,45 @@ fn live(r: KeyRecord) -> LiveKey {
         limit: r.limit,
         rpm: r.rpm,
         rate,
-        usage: Mutex::new(r.usage),
-        unshared: Mutex::new(0.0),
+        looked_up: r.usage,
+        writer: Some(storage.writer.clone()),
+        store: Some(storage.store.clone()),
+        shared: Mutex::new(None),
+        unconfirmed: Mutex::new(Vec::new()),
+        seen_seed: Mutex::new(None),
+        revoked: AtomicBool::new(false),
+    }
+}
+
+/// Background upkeep of the keys (every half second): forgets deleted ones, notes when the
+/// records of unconfirmed charges reached the store, and while Redis answers, notices a
+/// counter seeded anew and sends the charges and revocations it did not confirm before.
+pub async fn maintain(state: Arc<crate::AppState>, stop: tokio_util::sync::CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let Some(storage) = &state.storage else {
+            continue;
+        };
+        for k in state.keys.all() {
+            if k.revoked() {
+                state.keys.forget(&k.id, &storage.writer);
+            }
+            // while the store still remembers when each record got there (a minute)
+            k.stamp_stored();
+        }
+        if let Some(c) = state.cluster.as_ref().filter(|c| c.up()) {
+            c.retry_revocations().await;
+            for k in state.keys.all() {
+                k.check_seed(c).await;
+                if k.unconfirmed() > 0 {
+                    k.flush_shared(c).await;
+                }
+            }
+        }
     }
 }

@@ -28,11 +28,16 @@ pub use reload::{load_file, reload};
 pub use state::{AppState, Clock, ConfigSource, EnvLookup, Snapshot, Storage};
 
 /// The API routes, mounted under both `/api/v1` (OpenRouter's) and `/v1` (OpenAI's).
-fn api() -> Router<Arc<AppState>> {
+fn api(state: &Arc<AppState>) -> Router<Arc<AppState>> {
     Router::new()
         .route("/chat/completions", post(handlers::dialect::chat))
         .route("/messages", post(handlers::dialect::messages))
         .route("/embeddings", post(handlers::embeddings::embeddings))
+        // every path that makes a generation: refused while finished ones cannot be kept
+        .route_layer(axum::middleware::from_fn_with_state(
+            Arc::clone(state),
+            accounting::refuse_when_full,
+        ))
         .route(
             "/messages/count_tokens",
             post(handlers::count::count_tokens),
@@ -58,8 +63,8 @@ fn api() -> Router<Arc<AppState>> {
 /// layer); oversized headers are refused before any handler runs.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
-        .nest("/api/v1", api())
-        .nest("/v1", api())
+        .nest("/api/v1", api(&state))
+        .nest("/v1", api(&state))
         .route("/health", get(handlers::ops::health))
         .route("/ready", get(handlers::ops::ready))
         .route("/metrics", get(handlers::ops::metrics))
@@ -71,6 +76,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
         .layer(axum::middleware::from_fn(limits::header_limit))
         .layer(limits::catch_panics())
+}
+
+/// Starts the background upkeep of a serving instance (keys: deleted ones forgotten, charges
+/// and revocations Redis did not confirm sent again); it ends with `stop`.
+pub fn start_background(state: &Arc<AppState>, stop: tokio_util::sync::CancellationToken) {
+    tokio::spawn(keys::maintain(Arc::clone(state), stop));
 }
 
 /// The plan for a request body against a config, as `switchyard explain` prints it: the same

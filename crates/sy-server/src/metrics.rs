@@ -182,14 +182,83 @@ pub fn render(state: &AppState) -> String {
         );
     }
     if let Some(st) = &state.storage {
-        out.push_str("# HELP switchyard_store_healthy 1 when the store's last write succeeded.\n# TYPE switchyard_store_healthy gauge\n");
-        let _ = writeln!(
-            out,
-            "switchyard_store_healthy {}",
-            u8::from(st.writer.healthy())
-        );
-        out.push_str("# HELP switchyard_store_backlog Generation records waiting to be written.\n# TYPE switchyard_store_backlog gauge\n");
-        let _ = writeln!(out, "switchyard_store_backlog {}", st.writer.backlog());
+        records(&mut out, &st.writer.status());
     }
     out
+}
+
+/// The store writer's figures: where finished requests are, and how many went where.
+fn records(out: &mut String, w: &sy_store::WriterStatus) {
+    use std::fmt::Write as _;
+    let gauges: [(&str, &str, u64); 6] = [
+        (
+            "switchyard_store_healthy",
+            "1 when the store's last write succeeded.",
+            u64::from(w.healthy),
+        ),
+        (
+            "switchyard_store_backlog",
+            "Finished requests not yet in the store (in memory or in the local journal).",
+            (w.in_memory + w.journal_only) as u64,
+        ),
+        (
+            "switchyard_records_in_memory",
+            "Finished requests not yet in the store, held in memory.",
+            w.in_memory as u64,
+        ),
+        (
+            "switchyard_journal_records",
+            "Finished requests in the local journal and not yet in the store.",
+            w.journaled as u64,
+        ),
+        (
+            "switchyard_journal_bytes",
+            "Size of the local journal on disk.",
+            w.journal_bytes,
+        ),
+        (
+            "switchyard_accepting",
+            "0 while new requests are refused because finished ones cannot be kept on local disk.",
+            u64::from(w.accepting),
+        ),
+    ];
+    for (name, help, value) in gauges {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+        );
+    }
+    let counters: [(&str, &str, u64); 5] = [
+        (
+            "switchyard_records_queued_total",
+            "Finished requests handed to the store writer.",
+            w.queued_total,
+        ),
+        (
+            "switchyard_records_journaled_total",
+            "Finished requests written to the local journal (the store was slow, away or behind).",
+            w.journaled_total,
+        ),
+        (
+            "switchyard_records_written_total",
+            "Finished requests written to the store.",
+            w.written_total,
+        ),
+        (
+            "switchyard_records_replayed_total",
+            "Finished requests found in the journal of a previous run at start-up.",
+            w.replayed_total,
+        ),
+        (
+            "switchyard_records_dropped_total",
+            "Finished requests lost (invalid, or neither written nor journaled at shutdown). Should stay 0.",
+            w.dropped_total,
+        ),
+    ];
+    for (name, help, value) in counters {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+        );
+    }
 }

@@ -1,6 +1,8 @@
 //! Generation records: one per finished request, inserted together with the
 //! charge of its cost to its key, in one transaction, at most once per id.
 
+use std::borrow::Borrow;
+
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
@@ -59,7 +61,30 @@ impl Generation {
     }
 }
 
-const CHARGE: &str = "UPDATE keys SET usage_usd = usage_usd + $1 WHERE id = $2";
+const CHARGE: &str = "UPDATE keys SET usage_usd = usage_usd + $1 WHERE id = $2 RETURNING usage_usd";
+
+/// What one committed batch did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Recorded {
+    /// Records inserted (the others were already stored).
+    pub new: usize,
+    /// Each key charged by the batch, with its usage right after the charge (every instance's
+    /// charges before it included).
+    pub usage: Vec<(String, f64)>,
+    /// The records' `stored_ms`: ms since the epoch on the database's clock (see
+    /// `Store::key_usage_before`).
+    pub stored_ms: u64,
+}
+
+/// The query reading the database's clock for `stored_ms`, where it has one of its own.
+fn stored_ms_sql(store: &Store) -> Option<&'static str> {
+    match &store.inner.pool {
+        crate::store::Pool::Postgres(_) => {
+            Some("SELECT (extract(epoch FROM now()) * 1000)::bigint")
+        }
+        crate::store::Pool::Sqlite(_) => None,
+    }
+}
 
 impl Store {
     /// Stores a finished request and adds its cost to its key's usage, in one
@@ -79,25 +104,44 @@ impl Store {
     /// # Errors
     /// As [`Store::record`]; nothing is written when any record is invalid.
     pub async fn record_batch(&self, recs: &[Generation]) -> Result<usize, StoreError> {
+        Ok(self.write_batch(recs).await?.new)
+    }
+
+    /// [`Store::record_batch`] over anything that lends a [`Generation`], telling also each
+    /// charged key's usage after the charge.
+    pub(crate) async fn write_batch<G: Borrow<Generation> + Sync>(
+        &self,
+        recs: &[G],
+    ) -> Result<Recorded, StoreError> {
         for rec in recs {
-            rec.validate()?;
+            rec.borrow().validate()?;
         }
         if recs.is_empty() {
-            return Ok(0);
+            return Ok(Recorded::default());
         }
         self.ready().await?;
-        let inserted = with_pool!(self, pool => {
+        let recorded = with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
+            // when these records reach the store, on the database's clock (PostgreSQL: the
+            // transaction's start; SQLite, never shared across hosts: this host's clock), kept
+            // with them and given back to the writer — one value for both, so that a counter
+            // seeded from the store can tell exactly which records it holds
+            let stored_ms: i64 = match stored_ms_sql(self) {
+                Some(sql) => sqlx::query_scalar(sql).fetch_one(&mut *tx).await?,
+                None => i64::try_from(crate::unix_ms()).unwrap_or(i64::MAX),
+            };
             // one multi-row statement for the batch (a statement is a round trip to the driver)
             let mut insert = sqlx::QueryBuilder::new(
-                "INSERT INTO generations (id, key_id, created_at, cost, record) ",
+                "INSERT INTO generations (id, key_id, created_at, cost, record, stored_ms) ",
             );
             insert.push_values(recs, |mut row, rec| {
+                let rec = rec.borrow();
                 row.push_bind(rec.id.as_str())
                     .push_bind(rec.key_id.as_deref())
                     .push_bind(rec.created_at)
                     .push_bind(rec.cost)
-                    .push_bind(rec.record.as_str());
+                    .push_bind(rec.record.as_str())
+                    .push_bind(stored_ms);
             });
             insert.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
             // not kept as a prepared statement: its text differs with the batch size, and a cache
@@ -113,6 +157,7 @@ impl Store {
             let mut charges: Vec<(&str, f64)> = Vec::new();
             let mut seen = std::collections::HashSet::new();
             for rec in recs {
+                let rec = rec.borrow();
                 // an id twice in one batch is inserted (and charged) once
                 if !new_ids.contains(rec.id.as_str()) || !seen.insert(rec.id.as_str()) {
                     continue;
@@ -124,17 +169,26 @@ impl Store {
                     }
                 }
             }
+            // Always in the same order: two instances' batches charging the same keys in
+            // different orders would each hold a row the other waits for (a deadlock that
+            // PostgreSQL breaks only after a second, stalling both writers).
+            charges.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            let mut usage = Vec::with_capacity(charges.len());
             for (key_id, cost) in charges {
-                sqlx::query(CHARGE)
+                // None: the key was deleted; its records are kept, nothing to charge
+                let now: Option<f64> = sqlx::query_scalar(CHARGE)
                     .bind(cost)
                     .bind(key_id)
-                    .execute(&mut *tx)
+                    .fetch_optional(&mut *tx)
                     .await?;
+                if let Some(now) = now {
+                    usage.push((key_id.to_owned(), now));
+                }
             }
             tx.commit().await?;
-            seen.len()
+            Recorded { new: seen.len(), usage, stored_ms: u64::try_from(stored_ms).unwrap_or(0) }
         });
-        Ok(inserted)
+        Ok(recorded)
     }
 
     /// The stored record JSON of one generation.
@@ -142,22 +196,36 @@ impl Store {
     /// # Errors
     /// The driver's error; [`StoreError::Corrupt`] if the stored text is not JSON.
     pub async fn generation(&self, id: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        Ok(self.generation_of(id).await?.map(|(_, record)| record))
+    }
+
+    /// The stored record JSON of one generation with the key it was charged to (`None` when
+    /// no key was), so a caller can be shown only its own records.
+    ///
+    /// # Errors
+    /// The driver's error; [`StoreError::Corrupt`] if the stored text is not JSON.
+    pub async fn generation_of(
+        &self,
+        id: &str,
+    ) -> Result<Option<(Option<String>, serde_json::Value)>, StoreError> {
         self.ready().await?;
-        let text: Option<String> = with_pool!(self, pool => {
-            match sqlx::query("SELECT record FROM generations WHERE id = $1")
+        let row: Option<(Option<String>, String)> = with_pool!(self, pool => {
+            match sqlx::query("SELECT key_id, record FROM generations WHERE id = $1")
                 .bind(id)
                 .fetch_optional(pool)
                 .await?
             {
-                Some(row) => Some(row.try_get::<String, _>("record")?),
+                Some(row) => Some((row.try_get("key_id")?, row.try_get::<String, _>("record")?)),
                 None => None,
             }
         });
-        text.map(|text| {
-            serde_json::from_str(&text).map_err(|source| StoreError::Corrupt {
-                id: id.to_owned(),
-                source,
-            })
+        row.map(|(key_id, text)| {
+            serde_json::from_str(&text)
+                .map(|record| (key_id, record))
+                .map_err(|source| StoreError::Corrupt {
+                    id: id.to_owned(),
+                    source,
+                })
         })
         .transpose()
     }

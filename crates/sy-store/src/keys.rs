@@ -208,6 +208,78 @@ impl Store {
         Ok(key)
     }
 
+    /// The usage of each of these keys that still exists (a deleted key is absent), for
+    /// instances that share the database to see each other's charges and deletions.
+    ///
+    /// # Errors
+    /// The driver's error.
+    pub async fn key_usages(
+        &self,
+        ids: &[String],
+    ) -> Result<std::collections::HashMap<String, f64>, StoreError> {
+        self.ready().await?;
+        let mut out = std::collections::HashMap::with_capacity(ids.len());
+        // bounded statements: a bind list of thousands is slow to plan on PostgreSQL
+        for chunk in ids.chunks(500) {
+            let rows: Vec<(String, f64)> = with_pool!(self, pool => {
+                let mut q = sqlx::QueryBuilder::new("SELECT id, usage_usd FROM keys WHERE id IN (");
+                let mut list = q.separated(", ");
+                for id in chunk {
+                    list.push_bind(id.as_str());
+                }
+                q.push(")");
+                q.build_query_as().persistent(false).fetch_all(pool).await?
+            });
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
+    /// A key's usage without the records that reached the store in the last `recent_ms`
+    /// before this read (`None`: no such key), and the time from which they were left out (ms
+    /// since the epoch, on the database's clock: PostgreSQL's statement start less
+    /// `recent_ms`; on SQLite, which no two hosts share, this host's clock). Everything stored
+    /// before that time is in the figure, nothing after it: a shared counter seeded with it is
+    /// completed exactly by the charges of the records stored later (`stored_ms`).
+    ///
+    /// # Errors
+    /// The driver's error.
+    pub async fn key_usage_before(
+        &self,
+        id: &str,
+        recent_ms: u64,
+    ) -> Result<Option<(f64, u64)>, StoreError> {
+        self.ready().await?;
+        let recent = i64::try_from(recent_ms).unwrap_or(i64::MAX);
+        let row: Option<(f64, i64)> = match &self.inner.pool {
+            crate::store::Pool::Postgres(pool) => {
+                sqlx::query_as(
+                    "WITH t AS (SELECT (extract(epoch FROM statement_timestamp()) * 1000)::bigint - $2 AS since) \
+                     SELECT k.usage_usd - COALESCE((SELECT sum(g.cost) FROM generations g \
+                       WHERE g.key_id = k.id AND g.stored_ms > t.since), 0), t.since \
+                     FROM keys k, t WHERE k.id = $1",
+                )
+                .bind(id)
+                .bind(recent)
+                .fetch_optional(pool)
+                .await?
+            }
+            crate::store::Pool::Sqlite(pool) => {
+                let since = i64::try_from(crate::unix_ms()).unwrap_or(i64::MAX) - recent;
+                sqlx::query_as(
+                    "SELECT k.usage_usd - COALESCE((SELECT sum(g.cost) FROM generations g \
+                       WHERE g.key_id = k.id AND g.stored_ms > $2), 0), $2 \
+                     FROM keys k WHERE k.id = $1",
+                )
+                .bind(id)
+                .bind(since)
+                .fetch_optional(pool)
+                .await?
+            }
+        };
+        Ok(row.map(|(usage, since)| (usage.max(0.0), u64::try_from(since).unwrap_or(0))))
+    }
+
     /// One key by its public id.
     ///
     /// # Errors

@@ -3,6 +3,9 @@
 //! records them in `_sqlx_migrations` and, on PostgreSQL, holds an advisory
 //! lock so instances starting together apply them once.
 //!
+//! A database may hold migrations this build does not know (a newer instance applied them):
+//! they are ignored, so migrations must only ever add.
+//!
 //! The files are embedded with `include_str!` rather than `sqlx::migrate!`
 //! so the build needs neither sqlx's proc macros nor a database. Adding a
 //! migration: add the file to both folders and a line to both lists below.
@@ -31,6 +34,11 @@ const SQLITE: Embedded = &[
         "key rpm",
         include_str!("../migrations/sqlite/0002_key_rpm.sql"),
     ),
+    (
+        3,
+        "generation stored ms",
+        include_str!("../migrations/sqlite/0003_generation_stored_ms.sql"),
+    ),
 ];
 
 const POSTGRES: Embedded = &[
@@ -43,6 +51,11 @@ const POSTGRES: Embedded = &[
         2,
         "key rpm",
         include_str!("../migrations/postgres/0002_key_rpm.sql"),
+    ),
+    (
+        3,
+        "generation stored ms",
+        include_str!("../migrations/postgres/0003_generation_stored_ms.sql"),
     ),
 ];
 
@@ -77,9 +90,13 @@ pub(crate) async fn run(pool: &Pool) -> Result<(), StoreError> {
         Pool::Sqlite(_) => SQLITE,
         Pool::Postgres(_) => POSTGRES,
     };
-    let migrator = Migrator::new(Source(files))
+    let mut migrator = Migrator::new(Source(files))
         .await
         .map_err(StoreError::Migrate)?;
+    // A migration this build does not know may have been applied by a newer one: during a
+    // rolling upgrade, instances of both versions share one database. Migrations only add
+    // (tables, nullable columns, indexes), so an older build keeps working beside them.
+    migrator.set_ignore_missing(true);
     match pool {
         Pool::Sqlite(pool) => migrator.run(pool).await,
         Pool::Postgres(pool) => migrator.run(pool).await,

@@ -28,6 +28,7 @@ pub(super) fn server(cx: &mut Cx<'_>, root: &Section<'_>) -> ServerConfig {
             "max_body_bytes",
             "max_connections",
             "shutdown_grace_s",
+            "metrics_public",
         ],
     ) else {
         return out;
@@ -53,6 +54,9 @@ pub(super) fn server(cx: &mut Cx<'_>, root: &Section<'_>) -> ServerConfig {
     if let Some(n) = t.number(cx, "shutdown_grace_s", Need::Optional, SECONDS) {
         out.shutdown_grace_s = n.value;
     }
+    if let Some(b) = t.bool(cx, "metrics_public") {
+        out.metrics_public = b;
+    }
     out
 }
 
@@ -71,7 +75,13 @@ pub(super) fn auth(cx: &mut Cx<'_>, root: &Section<'_>) -> Option<AuthConfig> {
 
 pub(super) fn storage(cx: &mut Cx<'_>, root: &Section<'_>) -> StorageConfig {
     let mut out = StorageConfig::default();
-    let Some(t) = root.table(cx, "storage", &["url"]) else {
+    let known = &[
+        "url",
+        "journal_dir",
+        "journal_max_bytes",
+        "max_queued_records",
+    ];
+    let Some(t) = root.table(cx, "storage", known) else {
         return out;
     };
     if let Some(url) = t.string(cx, "url", Need::Optional) {
@@ -86,6 +96,29 @@ pub(super) fn storage(cx: &mut Cx<'_>, root: &Section<'_>) -> StorageConfig {
             let message = "must start with `sqlite:`, `postgres://` or `postgresql://`";
             cx.error(url.span, &t.key("url"), message);
         }
+    }
+    if let Some(dir) = t.string(cx, "journal_dir", Need::Optional) {
+        if dir.value.is_empty() || dir.value.contains('\0') {
+            cx.error(
+                dir.span,
+                &t.key("journal_dir"),
+                "must be a directory path (created if missing)",
+            );
+        } else {
+            out.journal_dir = Some(dir.value);
+        }
+    }
+    // at least a few records' worth, so that a journal can hold anything at all
+    if let Some(n) = t.positive_int(cx, "journal_max_bytes", Need::Optional, u64::MAX >> 1) {
+        if n.value < 4096 {
+            let message = format!("must be at least 4096 bytes, got {}", n.value);
+            cx.error(n.span, &t.key("journal_max_bytes"), message);
+        } else {
+            out.journal_max_bytes = n.value;
+        }
+    }
+    if let Some(n) = t.positive_int(cx, "max_queued_records", Need::Optional, 10_000_000) {
+        out.max_queued_records = usize::try_from(n.value).unwrap_or(usize::MAX);
     }
     out
 }

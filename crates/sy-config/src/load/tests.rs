@@ -308,3 +308,22 @@ fn display_formats() {
         .to_string()
         .starts_with("conf/sy.toml:2:1: `routing.bogus`: unknown key"));
 }
+
+#[test]
+fn storage_journal_queue_and_public_metrics() {
+    let text = "[server]\nmetrics_public = true\n[storage]\nurl = \"postgres://db/x\"\n\
+                journal_dir = \"/var/lib/switchyard/journal\"\njournal_max_bytes = 1_048_576\n\
+                max_queued_records = 500\n";
+    let c = load(text, "sy.toml", &env).unwrap();
+    assert!(c.server.metrics_public);
+    assert_eq!(
+        c.storage.journal_dir.as_deref(),
+        Some("/var/lib/switchyard/journal")
+    );
+    assert_eq!(c.storage.journal_max_bytes, 1_048_576);
+    assert_eq!(c.storage.max_queued_records, 500);
+    let d = load("", "sy.toml", &env).unwrap();
+    assert!(!d.server.metrics_public);
+    assert_eq!(d.storage.journal_dir, None);
+    assert_eq!(d.storage.max_queued_records, 10_000);
+}

@@ -158,3 +158,25 @@ fn a_cancelled_probe_frees_the_probe() {
     assert!(!h.view(60.0, 30.0).unavailable, "probe due again");
     assert_eq!(h.begin_attempt(60.0), Admit::Probe);
 }
+
+/// A full bucket keeps its newest samples: after 32 slow first tokens and then 32 fast ones in
+/// the same 10 s, every kept sample is a fast one (overwriting only the first slot kept 31 slow).
+#[test]
+fn a_full_bucket_keeps_its_newest_samples() {
+    let mut h = HealthRecord::default();
+    for _ in 0..SAMPLES_PER_BUCKET {
+        h.record(1.0, ok(9.0), 0.5);
+    }
+    for _ in 0..SAMPLES_PER_BUCKET {
+        h.record(1.5, ok(0.25), 0.5);
+    }
+    let latency = h.summary(2.0).latency_s.unwrap();
+    assert_eq!(latency, [0.25; 5], "older samples survived: {latency:?}");
+    // and a quarter into the next round, the oldest quarter is what was replaced
+    for _ in 0..SAMPLES_PER_BUCKET / 4 {
+        h.record(1.8, ok(4.0), 0.5);
+    }
+    let latency = h.summary(2.0).latency_s.unwrap();
+    assert_eq!(latency[0], 0.25, "{latency:?}");
+    assert_eq!(latency[4], 4.0, "{latency:?}");
+}

@@ -2,6 +2,8 @@
 //! step; charts by a vendored uPlot), and `GET /api/v1/dashboard`, the JSON the page polls.
 //! The JSON never carries a secret: no provider key or base URL, no key secret or hash, no
 //! upstream error text (which may quote a URL) — attempts show their class and status only.
+//! It shows every tenant's requests and keys, so with `[auth]` only the master key reads it
+//! (SPEC §8); the page itself holds no data and asks for the key.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,7 +17,6 @@ use sy_api::ApiError;
 use sy_config::Endpoint;
 use sy_routing::{HealthSummary, SeriesPoint};
 
-use crate::auth::Caller;
 use crate::respond::{json, Failed};
 use crate::state::AppState;
 
@@ -104,14 +105,14 @@ pub async fn asset(Path(file): Path<String>) -> Response {
     }
 }
 
-/// `GET /api/v1/dashboard`: everything the page shows. With `[auth]` it needs a key; the key
-/// list is only for the master key (or an open gateway), another key sees its own usage.
+/// `GET /api/v1/dashboard`: everything the page shows. With `[auth]` it needs the master key
+/// (401 without a key, 403 with another one).
 pub async fn data(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
 ) -> Result<Response, Failed> {
     let snap = state.snapshot.load_full();
-    let caller = crate::auth::caller(&state, &snap.config, &headers).await?;
+    crate::auth::master_only(&state, &snap.config, &headers, "the dashboard's data").await?;
     let now_s = state.now();
     let unix_now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -172,11 +173,12 @@ pub async fn data(
         "spend": recent.iter().filter_map(|r| r["cost"].as_f64()).sum::<f64>(),
     });
 
-    let (viewer, keys, you) = match &caller {
-        Caller::Open => ("open", Some(keys_json(&state).await), Value::Null),
-        Caller::Master => ("master", Some(keys_json(&state).await), Value::Null),
-        Caller::Key(k) => ("key", None, k.json()),
+    let viewer = if snap.config.auth.is_some() {
+        "master"
+    } else {
+        "open"
     };
+    let keys = keys_json(&state).await;
 
     Ok(json(&json!({
         "generated_at": unix_now,
@@ -184,7 +186,7 @@ pub async fn data(
         "bucket_s": BUCKET_S,
         "demo": snap.config.demo,
         "viewer": viewer,
-        "you": you,
+        "you": Value::Null,
         "spend_basis": "sum of the costs of the requests of the last 30 minutes (at most the newest 2000), \
                         counted to the endpoint that answered",
         "totals": totals,
@@ -192,7 +194,7 @@ pub async fn data(
         "series_t": axis.times(),
         "models": models,
         "requests": records.iter().take(LATEST).map(request_json).collect::<Vec<_>>(),
-        "keys": keys.unwrap_or(Value::Null),
+        "keys": keys,
     })))
 }
 

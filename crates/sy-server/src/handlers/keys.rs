@@ -1,5 +1,12 @@
 //! Key management (SPEC §4, §8): the master key creates, lists and deletes keys; any key reads
 //! its own usage at `GET /key`. A key's secret is shown once, in the creation answer.
+//!
+//! A delete takes effect in the store (shared by the instances) and on this instance at once;
+//! with `[cluster]` it is also flagged on Redis, which every instance reads at admission. When
+//! Redis cannot take the flag the answer says so — 503 in the error shape, with
+//! `metadata.deleted: true` and `metadata.propagated: false` — rather than a bare success: the
+//! other instances then refuse the key only once they read the store (within five seconds when
+//! they share it), and the flag is sent to Redis as soon as it answers.
 
 use std::sync::Arc;
 
@@ -162,13 +169,32 @@ pub async fn delete(
         .delete_key(&id)
         .await
         .map_err(|e| unavailable(&e))?;
-    state.keys.forget(&id);
-    if let Some(c) = &state.cluster {
-        c.revoke(&id).await;
+    if let Some(s) = &state.storage {
+        s.writer.key_deleted(&id);
+        state.keys.forget(&id, &s.writer);
     }
     if !existed {
         return Err(ApiError::new(404, format!("no key `{id}`")).into());
     }
     tracing::info!(key_id = %id, "key deleted");
+    if let Some(c) = &state.cluster {
+        if !c.revoke(&id).await {
+            tracing::warn!(key_id = %id, "key deleted, but redis is unreachable: other instances learn it from the store; the revocation is sent to redis when it answers");
+            return Err(ApiError::new(
+                503,
+                format!(
+                    "key `{id}` is deleted from the store and refused here, but redis is \
+                     unreachable, so the other instances were not told at once: they refuse it \
+                     once they read the store (within 5 s when they share it); the revocation \
+                     is sent to redis as soon as it answers"
+                ),
+            )
+            .with("id", Value::from(id.as_str()))
+            .with("deleted", Value::Bool(true))
+            .with("propagated", Value::Bool(false))
+            .with("reason", Value::from("redis_unreachable"))
+            .into());
+        }
+    }
     Ok(json(&json!({"deleted": true, "id": id})))
 }

@@ -1,9 +1,9 @@
 //! Recording finished requests: charged atomically under concurrency, at
 //! most once per id, and fetched back as stored.
 
-use sy_store::StoreError;
+use sy_store::{Store, StoreError};
 
-use crate::common::{generation, on_both, TestDb};
+use crate::common::{self, generation, on_both, TestDb};
 
 on_both!(
     concurrent_records_charge_exactly,
@@ -144,4 +144,42 @@ async fn invalid_records_are_refused(db: &TestDb) {
     // Nothing of a refused batch was written.
     assert_eq!(db.store.generation("gen-good").await.unwrap(), None);
     assert_eq!(db.store.key(&key.id).await.unwrap().unwrap().usage, 0.0);
+}
+
+/// Two instances' writers charging the same keys, their batches naming the keys in opposite
+/// orders: every batch commits at once. (Charging in batch order let each transaction hold
+/// one key's row while waiting for the other's — a deadlock PostgreSQL breaks after a second
+/// by failing one of them, which stalled both writers.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn writers_charging_the_same_keys_never_deadlock() {
+    let Some(db) = common::postgres().await else {
+        return;
+    };
+    let (a, _) = db.store.create_key("a", None).await.unwrap();
+    let (b, _) = db.store.create_key("b", None).await.unwrap();
+    let other = Store::connect(&db.url).await.unwrap();
+    let run = |store: Store, first: String, second: String, tag: &'static str| {
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            for i in 0..60 {
+                let batch = [
+                    generation(&format!("gen-{tag}{i}a"), Some(&first), 0.001),
+                    generation(&format!("gen-{tag}{i}b"), Some(&second), 0.001),
+                ];
+                store.record_batch(&batch).await.unwrap();
+            }
+            started.elapsed()
+        })
+    };
+    let one = run(db.store.clone(), a.id.clone(), b.id.clone(), "x");
+    let two = run(other, b.id.clone(), a.id.clone(), "y");
+    let (one, two) = (one.await.unwrap(), two.await.unwrap());
+    assert!(
+        one < std::time::Duration::from_secs(5) && two < std::time::Duration::from_secs(5),
+        "writers stalled: {one:?}, {two:?}"
+    );
+    for k in [&a, &b] {
+        let usage = db.store.key(&k.id).await.unwrap().unwrap().usage;
+        assert!((usage - 0.12).abs() < 1e-9, "{usage}");
+    }
 }

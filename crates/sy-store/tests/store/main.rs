@@ -9,5 +9,6 @@
 mod common;
 mod connect;
 mod generations;
+mod journal;
 mod keys;
 mod writer;

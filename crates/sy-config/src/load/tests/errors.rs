@@ -454,3 +454,23 @@ fn zero_connections_is_refused() {
         ",
     );
 }
+
+#[test]
+fn storage_journal_and_queue_bounds_are_checked() {
+    check(
+        r#"
+        [server]
+        metrics_public = "yes"
+        [storage]
+        journal_dir = ""
+        journal_max_bytes = 100
+        max_queued_records = 0
+        "#,
+        r"
+        sy.toml:2:18: `server.metrics_public`: expected a boolean (true or false), found string
+        sy.toml:4:15: `storage.journal_dir`: must be a directory path (created if missing)
+        sy.toml:5:21: `storage.journal_max_bytes`: must be at least 4096 bytes, got 100
+        sy.toml:6:22: `storage.max_queued_records`: must be a positive integer, got 0
+        ",
+    );
+}
