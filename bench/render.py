@@ -12,6 +12,10 @@ Ports, counted from BASE_PORT (bench/run uses 19200):
   +20 Switchyard, one model per upstream (bench/json, bench/sse, bench/slow20, bench/paced,
       bench/long)
 
+The dialect phases use models bench/d-openai and bench/d-anthropic (and bench/d-responses with
+BENCH_RESPONSES=1), one Switchyard provider of that protocol each over the instant simulated
+provider `dialects`; bodies body-<chat|messages|responses>-<model>[-stream].json.
+
 Files written: upstream.conf, proxy.conf, mock.toml, switchyard.toml (and, given
 MAX_CONNECTIONS, switchyard-streams.toml: the same with `[server] max_connections`), request bodies
 body-<model>.json / body-<model>-stream.json, plus ports.env for the shell.
@@ -160,6 +164,10 @@ text = "{paced_text}"
 name = "long"
 tokens_per_s = 4.0
 text = "{long_text}"
+
+[[providers]]
+name = "dialects"
+text = {json.dumps(ANSWER)}
 """)
 
 # ------------------------------------------------------------------ Switchyard
@@ -200,6 +208,32 @@ context_length = 32768
   prompt_price = 0.15
   completion_price = 0.60
 """
+# The dialect phases: one instant simulated provider ("dialects") behind one Switchyard provider
+# per protocol, so a request of each dialect is passed through (same protocol) or translated.
+DIALECT_ROUTES = {  # model -> (provider, api)
+    "bench/d-openai": ("d_openai", "openai"),
+    "bench/d-anthropic": ("d_anthropic", "anthropic"),
+}
+if os.environ.get("BENCH_RESPONSES") == "1":
+    DIALECT_ROUTES["bench/d-responses"] = ("d_responses", "openai-responses")
+for model, (prov, api) in DIALECT_ROUTES.items():
+    toml += f"""
+[[providers]]
+name = "{prov}"
+api = "{api}"
+base_url = "http://127.0.0.1:{P['mock']}/p/dialects/v1"
+api_key = "sk-bench-{prov}"
+max_concurrency = 100000
+
+[[models]]
+id = "{model}"
+context_length = 32768
+  [[models.endpoints]]
+  provider = "{prov}"
+  upstream_model = "{UPSTREAM_MODEL}"
+  prompt_price = 0.15
+  completion_price = 0.60
+"""
 write("switchyard.toml", toml.replace("#MAXCONN\n", ""))
 if max_connections:
     write("switchyard-streams.toml", toml.replace("#MAXCONN", f"max_connections = {max_connections}"))
@@ -221,5 +255,23 @@ for model in ["gpt-4o-mini", *ROUTES]:
             body["stream"] = True
         name = model.replace("/", "_") + ("-stream" if stream else "")
         write(f"body-{name}.json", json.dumps(body, separators=(",", ":")))
+
+# the same question in each dialect, for the dialect phases: body-<dialect>-<model>[-stream].json
+SYSTEM = "You answer questions about the company's gateway in plain words."
+QUESTION = "In two sentences: what does the gateway do when a provider fails mid-answer?"
+for model in DIALECT_ROUTES:
+    for stream in (False, True):
+        chat = {"model": model, "messages": [{"role": "system", "content": SYSTEM},
+                                             {"role": "user", "content": QUESTION}],
+                "temperature": 0.3, "max_tokens": 256}
+        messages = {"model": model, "system": SYSTEM, "messages": [{"role": "user", "content": QUESTION}],
+                    "temperature": 0.3, "max_tokens": 256}
+        responses = {"model": model, "instructions": SYSTEM, "input": QUESTION, "temperature": 0.3,
+                     "max_output_tokens": 256, "store": False}
+        for dialect, body in (("chat", chat), ("messages", messages), ("responses", responses)):
+            if stream:
+                body = {**body, "stream": True}
+            name = f"{dialect}-{model.replace('/', '_')}" + ("-stream" if stream else "")
+            write(f"body-{name}.json", json.dumps(body, separators=(",", ":")))
 
 write("ports.env", "".join(f"PORT_{k.upper()}={v}\n" for k, v in P.items()))

@@ -169,6 +169,37 @@ for s in subjects:
           f"{num(get(d, 'proc', 'cpu_ms_per_req'), 3)} | {num(mib(get(d, 'proc', 'peak_rss_kb')), 1)} |")
 w("")
 
+# ------------------------------------------------------------------ dialects
+DIALECT_PHASES = [  # phase, dialect, endpoint protocol, how, the chat phase it is compared with
+    ("d_chat", "chat", "openai", "passed through", "d_chat"),
+    ("d_chat_tr", "chat", "anthropic", "translated", "d_chat"),
+    ("d_messages", "messages", "anthropic", "passed through", "d_chat"),
+    ("d_messages_tr", "messages", "openai", "translated", "d_chat"),
+    ("d_responses", "responses", "openai-responses", "passed through", "d_chat"),
+    ("d_responses_tr", "responses", "openai", "translated", "d_chat"),
+    ("d_chat_stream", "chat, stream", "openai", "passed through", "d_chat_stream"),
+    ("d_messages_stream", "messages, stream", "anthropic", "passed through", "d_chat_stream"),
+    ("d_messages_tr_stream", "messages, stream", "openai", "translated", "d_chat_stream"),
+    ("d_responses_stream", "responses, stream", "openai-responses", "passed through", "d_chat_stream"),
+    ("d_responses_tr_stream", "responses, stream", "openai", "translated", "d_chat_stream"),
+]
+dialect_rows = [(r, load("switchyard", r[0])) for r in DIALECT_PHASES if load("switchyard", r[0])]
+if dialect_rows:
+    w("## Dialects (Switchyard only)")
+    w("")
+    w(f"The same question in each client dialect over an instant simulated provider, closed loop;")
+    w("*vs chat* = CPU per request over chat's passed-through phase of the same kind (stream or not).")
+    w("")
+    w("| phase | dialect | endpoint protocol | | ok req/s | success | p50 | p99 | CPU ms/req | vs chat |")
+    w("|---|---|---|---|---:|---:|---:|---:|---:|---:|")
+    for (ph, dialect, proto, how, base_ph), d in dialect_rows:
+        cpu = get(d, "proc", "cpu_ms_per_req")
+        base_cpu = get(load("switchyard", base_ph), "proc", "cpu_ms_per_req")
+        ratio = f"{cpu / base_cpu:.2f} ×" if cpu and base_cpu else "–"
+        w(f"| {ph} | {dialect} | {proto} | {how} | {num(d['rps_ok'], 0)} | {success(d)} | "
+          f"{num(get(d, 'latency_ms', 'p50'))} | {num(get(d, 'latency_ms', 'p99'))} | {num(cpu, 3)} | {ratio} |")
+    w("")
+
 # ------------------------------------------------------------------ many streams, soak
 st = load("switchyard", "streams")
 if st:
@@ -328,6 +359,12 @@ if sy_t and d_t:
         if a is not None else "–", a is not None and a < 1)
 else:
     row("added TTFT p99 < 1 ms", "not measured (needs direct and switchyard)", None)
+
+for ph, label in (("d_messages", "Messages"), ("d_responses", "Responses")):
+    d, c = load("switchyard", ph), load("switchyard", "d_chat")
+    a, b = get(d, "proc", "cpu_ms_per_req"), get(c, "proc", "cpu_ms_per_req")
+    if a and b:
+        row(f"a {label} request passed through ≤ 1.3 × a chat request's CPU", f"{a:.3f} vs {b:.3f} ms = {a / b:.2f} ×", a <= 1.3 * b)
 
 peaks = []
 for p in phase_files("switchyard.*.json"):

@@ -14,7 +14,8 @@
 //!
 //! With `--stream` the answer is read as server-sent events: time to the first event with
 //! non-empty `content` (TTFT), the gaps between content events, and whether `data: [DONE]`
-//! arrived (a stream without it is `incomplete`, not ok).
+//! arrived (a stream without it is `incomplete`, not ok; a Messages stream's `message_stop` and a
+//! Responses stream's `response.completed` count as its `[DONE]`).
 //!
 //! With `--watch-pid` a thread samples that process and its descendants: CPU seconds
 //! (utime + stime from /proc/PID/stat) over the run and summed VmRSS every 0.2 s (peak, end,
@@ -207,19 +208,42 @@ fn request(t: &Target) -> Request<Full<Bytes>> {
 
 /// Finds `"content":"` followed by at least one character of text.
 fn has_content(payload: &[u8]) -> bool {
-    const NEEDLE: &[u8] = b"\"content\":\"";
+    // chat chunks carry "content", Messages events "text" (text_delta), Responses events "delta"
+    [&b"\"content\":\""[..], b"\"text\":\"", b"\"delta\":\""]
+        .iter()
+        .any(|needle| has_nonempty(payload, needle))
+}
+
+/// Whether `needle` (a key and its opening quote) occurs followed by a non-empty string.
+fn has_nonempty(payload: &[u8], needle: &[u8]) -> bool {
     let mut i = 0;
-    while i + NEEDLE.len() < payload.len() {
-        if &payload[i..i + NEEDLE.len()] == NEEDLE {
-            if payload[i + NEEDLE.len()] != b'"' {
+    while i + needle.len() < payload.len() {
+        if &payload[i..i + needle.len()] == needle {
+            if payload[i + needle.len()] != b'"' {
                 return true;
             }
-            i += NEEDLE.len();
+            i += needle.len();
         } else {
             i += 1;
         }
     }
     false
+}
+
+/// How a stream of each dialect says it is complete: chat's `[DONE]`, Messages' `message_stop`
+/// event, Responses' `response.completed` event.
+fn is_done(payload: &[u8]) -> bool {
+    payload == b"[DONE]"
+        || payload.starts_with(b"{\"type\":\"message_stop\"")
+        || payload.starts_with(b"{\"type\":\"response.completed\"")
+}
+
+/// An error event of any dialect: chat's `{"error": ...}`, Messages' and Responses' `type: error`
+/// (Responses' `response.failed` too).
+fn is_error(payload: &[u8]) -> bool {
+    payload.starts_with(b"{\"error\"")
+        || payload.starts_with(b"{\"type\":\"error\"")
+        || payload.starts_with(b"{\"type\":\"response.failed\"")
 }
 
 /// How one exchange ended.
@@ -289,9 +313,9 @@ async fn exchange(
                     continue;
                 };
                 let payload = rest.strip_prefix(b" ").unwrap_or(rest);
-                if payload == b"[DONE]" {
+                if is_done(payload) {
                     done = true;
-                } else if payload.starts_with(b"{\"error\"") {
+                } else if is_error(payload) {
                     stream_err = true;
                 } else if has_content(payload) {
                     events += 1;
