@@ -34,19 +34,74 @@ pub const MOCK_AWS_SECRET_ACCESS_KEY: &str = "mockSecretKey/SwitchyardSimulatedB
 /// The longest a signature's `x-amz-date` may be from now, as AWS allows.
 const SKEW: Duration = Duration::from_secs(5 * 60);
 
-/// `(model id, streamed)` for Converse paths (the id percent-decoded).
-pub(crate) fn route(path: &str) -> Option<(String, bool)> {
-    let (rest, stream) = if let Some(r) = path.strip_suffix("/converse-stream") {
-        (r, true)
+/// Which of Bedrock's runtime operations a path names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Operation {
+    /// Converse (`/converse`) or ConverseStream (`/converse-stream`).
+    Converse,
+    /// InvokeModel (`/invoke`) or InvokeModelWithResponseStream
+    /// (`/invoke-with-response-stream`) with a Claude model's Messages body.
+    Invoke,
+}
+
+/// `(model id, operation, streamed)` for Bedrock's runtime paths (the id percent-decoded).
+pub(crate) fn route(path: &str) -> Option<(String, Operation, bool)> {
+    let (rest, op, stream) = if let Some(r) = path.strip_suffix("/converse-stream") {
+        (r, Operation::Converse, true)
+    } else if let Some(r) = path.strip_suffix("/converse") {
+        (r, Operation::Converse, false)
+    } else if let Some(r) = path.strip_suffix("/invoke-with-response-stream") {
+        (r, Operation::Invoke, true)
     } else {
-        (path.strip_suffix("/converse")?, false)
+        (path.strip_suffix("/invoke")?, Operation::Invoke, false)
     };
     let (_, raw) = rest.rsplit_once("/model/")?;
     let id = percent_encoding::percent_decode_str(raw)
         .decode_utf8()
         .ok()?
         .into_owned();
-    (!id.is_empty()).then_some((id, stream))
+    (!id.is_empty()).then_some((id, op, stream))
+}
+
+/// Claude through InvokeModel: the Messages body names no model and carries an
+/// `anthropic_version` (Bedrock's `bedrock-2023-05-31`, or a dated one as the current SDKs send).
+pub(crate) fn check_invoke_body(body: &[u8]) -> Result<(), String> {
+    let v: Value =
+        serde_json::from_slice(body).map_err(|e| format!("Malformed input request: {e}"))?;
+    let version = v.get("anthropic_version").and_then(Value::as_str);
+    let known = version.is_some_and(|v| {
+        v.starts_with("bedrock-")
+            || (v.len() == 10 && v.chars().take(4).all(|c| c.is_ascii_digit()))
+    });
+    if !known {
+        return Err("Malformed input request: #: required key [anthropic_version] not found, please reformat your input and try again.".to_owned());
+    }
+    if v.get("model").is_some() {
+        return Err("Malformed input request: #: extraneous key [model] is not permitted, please reformat your input and try again.".to_owned());
+    }
+    Ok(())
+}
+
+/// InvokeModelWithResponseStream's framing: each of Anthropic's SSE events (`event: ...\ndata:
+/// {json}\n\n`) as a `chunk` event whose payload is `{"bytes": base64(json)}`.
+pub(crate) fn invoke_stream(steps: Vec<Step>) -> Vec<Step> {
+    use base64::Engine as _;
+    steps
+        .into_iter()
+        .map(|step| match step {
+            Step::Send(sse) => {
+                let text = String::from_utf8_lossy(&sse);
+                let data: String = text
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data:"))
+                    .map(str::trim_start)
+                    .collect();
+                let bytes = base64::engine::general_purpose::STANDARD.encode(data.as_bytes());
+                Step::Send(frame("chunk", &json!({ "bytes": bytes }), false))
+            }
+            other => other,
+        })
+        .collect()
 }
 
 /// Checks the request's credentials. Err: (status, exception name, message).
@@ -321,6 +376,7 @@ fn stop_reason(reply: &Reply) -> &'static str {
         Finish::Stop => "end_turn",
         Finish::Length => "max_tokens",
         Finish::ToolCalls => "tool_use",
+        Finish::ContentFilter => "guardrail_intervened",
     }
 }
 
@@ -479,11 +535,23 @@ mod tests {
     fn paths_dates_and_requests() {
         assert_eq!(
             route("/model/us.anthropic.claude-sonnet-4-v1%3A0/converse-stream"),
-            Some(("us.anthropic.claude-sonnet-4-v1:0".to_owned(), true))
+            Some((
+                "us.anthropic.claude-sonnet-4-v1:0".to_owned(),
+                Operation::Converse,
+                true
+            ))
         );
         assert_eq!(
             route("/p/x/model/m/converse"),
-            Some(("m".to_owned(), false))
+            Some(("m".to_owned(), Operation::Converse, false))
+        );
+        assert_eq!(
+            route("/model/m/invoke-with-response-stream"),
+            Some(("m".to_owned(), Operation::Invoke, true))
+        );
+        assert_eq!(
+            route("/model/m/invoke"),
+            Some(("m".to_owned(), Operation::Invoke, false))
         );
         assert_eq!(route("/model//converse"), None);
         assert_eq!(

@@ -27,6 +27,8 @@
 //! Admin API on the same listener: `GET /admin/providers`,
 //! `GET|PUT /admin/providers/{name}` (a [`Behaviour`] as JSON; PUT replaces
 //! or creates), `POST /admin/providers/{name}/reset`, `POST /admin/reset`,
+//! `GET /admin/providers/{name}/last_request`, `GET /admin/vertex/service_account` (the
+//! simulated service account's JSON, `token_uri` this mock), `GET /admin/vertex/tokens`,
 //! `GET /health`.
 //!
 //! Configuration is TOML ([`MockConfig::from_toml`]); behaviour keys go

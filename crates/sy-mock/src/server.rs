@@ -169,6 +169,8 @@ fn router(app: Arc<App>) -> Router {
             get(admin::last_request),
         )
         .route("/admin/reset", post(admin::reset_all))
+        .route("/admin/vertex/service_account", get(admin::service_account))
+        .route("/admin/vertex/tokens", get(admin::token_exchanges))
         .route("/p/{provider}/{*rest}", any(prefixed))
         .fallback(unprefixed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -244,6 +246,8 @@ pub(crate) struct Call {
     pub stream: Option<bool>,
     /// Google's `streamGenerateContent` without `alt=sse`: the chunks as one JSON array.
     pub array: bool,
+    /// Bedrock's InvokeModel: Anthropic's body and answers, Bedrock's errors and stream framing.
+    pub invoke: bool,
 }
 
 impl Call {
@@ -253,6 +257,7 @@ impl Call {
             model: None,
             stream: None,
             array: false,
+            invoke: false,
         }
     }
 }
@@ -314,8 +319,9 @@ async fn route(app: &App, provider: &str, incoming: &Incoming<'_>, body: Bytes) 
             model: Some(model),
             stream: Some(stream && (api == Api::Anthropic || sse)),
             array: stream && api == Api::Gemini && !sse,
+            invoke: false,
         }
-    } else if let Some((model, stream)) = bedrock::route(path) {
+    } else if let Some((model, op, stream)) = bedrock::route(path) {
         if let Err((status, exception, problem)) = bedrock::check_auth(incoming, &body) {
             let code = StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN);
             let header = (
@@ -326,11 +332,22 @@ async fn route(app: &App, provider: &str, incoming: &Incoming<'_>, body: Bytes) 
             let body = Body::from(bedrock::error_body(&problem));
             return respond(code, "application/json", vec![header], &b, body);
         }
+        let invoke = op == bedrock::Operation::Invoke;
+        if invoke {
+            if let Err(problem) = bedrock::check_invoke_body(&body) {
+                return api_error(Api::Converse, 400, &problem, &Behaviour::default(), false);
+            }
+        }
         Call {
-            api: Api::Converse,
+            api: if invoke {
+                Api::Anthropic
+            } else {
+                Api::Converse
+            },
             model: Some(model),
             stream: Some(stream),
             array: false,
+            invoke,
         }
     } else if let Some((model, stream)) = gemini::route(path) {
         if let Err(problem) = gemini::check_key(incoming) {
@@ -341,6 +358,7 @@ async fn route(app: &App, provider: &str, incoming: &Incoming<'_>, body: Bytes) 
             model: Some(model),
             stream: Some(stream && incoming.query("alt") == Some("sse")),
             array: stream && incoming.query("alt") != Some("sse"),
+            invoke: false,
         }
     } else if let Some(deployment) = azure::route(path) {
         if let Err((status, problem)) = azure::check(incoming, deployment.is_some()) {
@@ -466,7 +484,9 @@ async fn prelude(
 /// One chat request.
 async fn chat(app: &App, p: &Arc<Provider>, call: &Call, body: &[u8]) -> Response {
     let api = call.api;
-    let (b, release, active) = match prelude(app, p, api).await {
+    // the errors of Claude through InvokeModel are Bedrock's
+    let error_api = if call.invoke { Api::Converse } else { api };
+    let (b, release, active) = match prelude(app, p, error_api).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -486,13 +506,13 @@ async fn chat(app: &App, p: &Arc<Provider>, call: &Call, body: &[u8]) -> Respons
         Ok(req) => req,
         Err(problem) => {
             let message = format!("mock {}: {problem}", p.name);
-            return api_error(api, 400, &message, &b, false);
+            return api_error(error_api, 400, &message, &b, false);
         }
     };
     if api == Api::Anthropic {
         // Anthropic checks the signature of every thinking block sent back to it
         if let Some(problem) = crate::thinking::bad_signature(req.messages()) {
-            return api_error(api, 400, &problem, &b, false);
+            return api_error(error_api, 400, &problem, &b, false);
         }
     }
     if b.reject_prefill && req.ends_with_assistant() {
@@ -500,7 +520,7 @@ async fn chat(app: &App, p: &Arc<Provider>, call: &Call, body: &[u8]) -> Respons
             "PREFILL_REJECTED by {}: this endpoint does not accept a trailing assistant message",
             p.name
         );
-        return api_error(api, 400, &message, &b, false);
+        return api_error(error_api, 400, &message, &b, false);
     }
     let streaming = call.stream.unwrap_or_else(|| req.is_stream());
     if b.garbage || b.empty {
@@ -523,8 +543,13 @@ async fn chat(app: &App, p: &Arc<Provider>, call: &Call, body: &[u8]) -> Respons
             Api::Azure => azure::stream(&ctx, &reply),
             Api::Converse => bedrock::stream(&ctx, &reply),
         };
+        let steps = if call.invoke {
+            bedrock::invoke_stream(steps)
+        } else {
+            steps
+        };
         let body = stream::body(steps, release, app.shutdown.clone(), active);
-        let content_type = if api == Api::Converse {
+        let content_type = if api == Api::Converse || call.invoke {
             "application/vnd.amazon.eventstream"
         } else {
             "text/event-stream"
