@@ -13,6 +13,8 @@ mod azure;
 mod bedrock;
 #[path = "clouds/common.rs"]
 mod common;
+#[path = "clouds/filters.rs"]
+mod filters;
 #[path = "clouds/gemini.rs"]
 mod gemini;
 #[path = "clouds/vertex.rs"]
