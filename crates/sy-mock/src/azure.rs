@@ -21,6 +21,15 @@ pub(crate) fn route(path: &str) -> Option<Option<String>> {
     rest.ends_with("/openai/v1").then_some(None)
 }
 
+/// `Some(deployment form?)` when the path is Azure's embeddings path.
+pub(crate) fn route_embeddings(path: &str) -> Option<bool> {
+    let rest = path.strip_suffix("/embeddings")?;
+    if rest.contains("/openai/deployments/") {
+        return Some(true);
+    }
+    rest.ends_with("/openai/v1").then_some(false)
+}
+
 /// Azure's checks before anything else: the key, and `api-version` on the deployment form.
 /// Err: (status, message).
 pub(crate) fn check(incoming: &Incoming<'_>, deployment: bool) -> Result<(), (u16, String)> {
@@ -69,5 +78,11 @@ mod tests {
         );
         assert_eq!(route("/p/az/openai/v1/chat/completions"), Some(None));
         assert_eq!(route("/v1/chat/completions"), None);
+        assert_eq!(
+            route_embeddings("/openai/deployments/e/embeddings"),
+            Some(true)
+        );
+        assert_eq!(route_embeddings("/openai/v1/embeddings"), Some(false));
+        assert_eq!(route_embeddings("/v1/embeddings"), None);
     }
 }

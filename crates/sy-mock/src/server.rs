@@ -290,6 +290,12 @@ async fn route(app: &App, provider: &str, incoming: &Incoming<'_>, body: Bytes) 
         }));
     }
     if path.ends_with("embeddings") && method == Method::POST {
+        // Azure's embeddings: its key (and api-version on the deployment form) first
+        if let Some(deployment) = azure::route_embeddings(path) {
+            if let Err((status, problem)) = azure::check(incoming, deployment) {
+                return api_error(Api::Azure, status, &problem, &Behaviour::default(), false);
+            }
+        }
         let p = app.registry.get_or_create(provider);
         return embeddings(app, &p, &body).await;
     }
@@ -303,6 +309,9 @@ async fn route(app: &App, provider: &str, incoming: &Incoming<'_>, body: Bytes) 
         let b = Behaviour::default();
         let body = Body::from(crate::script::json_bytes(&answer));
         return respond(code, "application/json", Vec::new(), &b, body);
+    }
+    if let Some(response) = cloud_embeddings(app, provider, incoming, path, &body).await {
+        return response;
     }
     let call = if let Some((api, model, stream)) = vertex::route(path) {
         if let Err(problem) = app.tokens.check(incoming) {
@@ -605,6 +614,83 @@ async fn embeddings(app: &App, p: &Arc<Provider>, body: &[u8]) -> Response {
             false,
         ),
     }
+}
+
+/// The clouds' embedding calls (Gemini's `:batchEmbedContents` / `:embedContent`, Vertex AI's
+/// `:predict`, Bedrock's InvokeModel with an embedding body), after each cloud's auth check;
+/// None when the path is none of them.
+async fn cloud_embeddings(
+    app: &App,
+    provider: &str,
+    incoming: &Incoming<'_>,
+    path: &str,
+    body: &[u8],
+) -> Option<Response> {
+    use crate::embed::Cloud;
+    let (cloud, api) = if path.contains("/publishers/google/models/") && path.ends_with(":predict")
+    {
+        if let Err(problem) = app.tokens.check(incoming) {
+            return Some(api_error(
+                Api::Gemini,
+                401,
+                &problem,
+                &Behaviour::default(),
+                false,
+            ));
+        }
+        (Cloud::Vertex, Api::Gemini)
+    } else if path.contains("/models/")
+        && (path.ends_with(":batchEmbedContents") || path.ends_with(":embedContent"))
+    {
+        if let Err(problem) = gemini::check_key(incoming) {
+            return Some(api_error(
+                Api::Gemini,
+                403,
+                &problem,
+                &Behaviour::default(),
+                false,
+            ));
+        }
+        let batch = path.ends_with(":batchEmbedContents");
+        (Cloud::Gemini { batch }, Api::Gemini)
+    } else if path.ends_with("/invoke")
+        && path.contains("/model/")
+        && crate::embed::is_bedrock_embedding(body)
+    {
+        if let Err((status, exception, problem)) = bedrock::check_auth(incoming, body) {
+            let code = StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN);
+            let header = (
+                HeaderName::from_static("x-amzn-errortype"),
+                HeaderValue::from_static(exception),
+            );
+            let b = Behaviour::default();
+            let body = Body::from(bedrock::error_body(&problem));
+            return Some(respond(code, "application/json", vec![header], &b, body));
+        }
+        (Cloud::Bedrock, Api::Converse)
+    } else {
+        return None;
+    };
+    let p = app.registry.get_or_create(provider);
+    let (b, _release, _active) = match prelude(app, &p, api).await {
+        Ok(x) => x,
+        Err(r) => return Some(r),
+    };
+    Some(match crate::embed::cloud_answer(cloud, body) {
+        Ok(bytes) => {
+            if !b.ttft().is_zero() {
+                stream::sleep_until(Instant::now() + b.ttft(), &app.shutdown).await;
+            }
+            respond(
+                StatusCode::OK,
+                "application/json",
+                Vec::new(),
+                &b,
+                Body::from(bytes),
+            )
+        }
+        Err(problem) => api_error(api, 400, &format!("mock {}: {problem}", p.name), &b, false),
+    })
 }
 
 /// `garbage` (unparsable) and `empty` (nothing) answers.
