@@ -293,6 +293,18 @@ pub(crate) fn request(body: &[u8], model: &str) -> Result<ChatRequest, String> {
             }
             if let Some(t) = b.get("text").and_then(Value::as_str) {
                 texts.push(t.to_owned());
+            } else if let Some(r) = b
+                .get("reasoningContent")
+                .and_then(|r| r.get("reasoningText"))
+            {
+                // Claude checks the signature of its reasoning sent back, as on Anthropic's API
+                let text = r.get("text").and_then(Value::as_str).unwrap_or("");
+                let sig = r.get("signature").and_then(Value::as_str).unwrap_or("");
+                if sig != crate::thinking::signature(text) {
+                    return Err(format!(
+                        "messages.{i}.content: the reasoning block's signature is not valid"
+                    ));
+                }
             } else if let Some(r) = b.get("toolResult") {
                 for c in r
                     .get("content")
@@ -330,9 +342,16 @@ pub(crate) fn request(body: &[u8], model: &str) -> Result<ChatRequest, String> {
         .filter_map(|t| t.get("toolSpec")?.get("name"))
         .map(|n| json!({ "name": n }))
         .collect();
+    // Claude's extended thinking, in Anthropic's terms, among the model's own fields
+    let thinking = v
+        .get("additionalModelRequestFields")
+        .and_then(|f| f.get("thinking"))
+        .filter(|t| t.get("type").and_then(Value::as_str) == Some("enabled"))
+        .cloned();
     Ok(ChatRequest {
         model: Some(model.to_owned()),
         messages: Some(out),
+        thinking,
         system: (!system.is_empty()).then(|| Value::String(system.join(" "))),
         max_tokens: inference
             .and_then(|i| i.get("maxTokens"))
@@ -387,10 +406,15 @@ fn usage(reply: &Reply) -> Value {
 
 /// The whole answer (`/converse`).
 pub(crate) fn response(ctx: &Ctx<'_>, reply: &Reply) -> Bytes {
-    let content = match &reply.tool {
-        Some(t) => json!([{"toolUse": {"toolUseId": t.id, "name": t.name, "input": t.input}}]),
-        None => json!([{ "text": reply.text }]),
-    };
+    let mut content: Vec<Value> = reply
+        .reasoning
+        .iter()
+        .map(|r| json!({"reasoningContent": {"reasoningText": {"text": r, "signature": crate::thinking::signature(r)}}}))
+        .collect();
+    content.push(match &reply.tool {
+        Some(t) => json!({"toolUse": {"toolUseId": t.id, "name": t.name, "input": t.input}}),
+        None => json!({ "text": reply.text }),
+    });
     let mut body = json!({"output": {"message": {"role": "assistant", "content": content}},
         "stopReason": stop_reason(reply), "metrics": {"latencyMs": 1}});
     if !ctx.b.no_usage {
@@ -466,6 +490,29 @@ pub(crate) fn stream(ctx: &Ctx<'_>, reply: &Reply) -> Vec<Step> {
     };
     let mut s = Script::new(b, reply.chunk_count() + 6);
     s.send(frame("messageStart", &json!({"role": "assistant"}), false));
+    // reasoning first, in its own block (text pieces, then the signature); the answer follows
+    let at = u32::from(reply.reasoning.is_some());
+    if let Some(r) = &reply.reasoning {
+        s.pace_first();
+        for piece in crate::thinking::pieces(r) {
+            s.send(frame(
+                "contentBlockDelta",
+                &json!({"contentBlockIndex": 0, "delta": {"reasoningContent": {"text": piece}}}),
+                false,
+            ));
+        }
+        let signature = crate::thinking::signature(r);
+        s.send(frame(
+            "contentBlockDelta",
+            &json!({"contentBlockIndex": 0, "delta": {"reasoningContent": {"signature": signature}}}),
+            false,
+        ));
+        s.send(frame(
+            "contentBlockStop",
+            &json!({"contentBlockIndex": 0}),
+            false,
+        ));
+    }
     if let Some(tool) = &reply.tool {
         if s.fault_before(0, &w) {
             return s.into_steps();
@@ -473,7 +520,7 @@ pub(crate) fn stream(ctx: &Ctx<'_>, reply: &Reply) -> Vec<Step> {
         s.pace_first();
         s.send(frame(
             "contentBlockStart",
-            &json!({"contentBlockIndex": 0, "start": {"toolUse": {"toolUseId": tool.id, "name": tool.name}}}),
+            &json!({"contentBlockIndex": at, "start": {"toolUse": {"toolUseId": tool.id, "name": tool.name}}}),
             false,
         ));
         for (k, piece) in tool.pieces().into_iter().enumerate() {
@@ -483,7 +530,7 @@ pub(crate) fn stream(ctx: &Ctx<'_>, reply: &Reply) -> Vec<Step> {
             s.pace_token();
             s.send(frame(
                 "contentBlockDelta",
-                &json!({"contentBlockIndex": 0, "delta": {"toolUse": {"input": piece}}}),
+                &json!({"contentBlockIndex": at, "delta": {"toolUse": {"input": piece}}}),
                 false,
             ));
         }
@@ -499,7 +546,7 @@ pub(crate) fn stream(ctx: &Ctx<'_>, reply: &Reply) -> Vec<Step> {
             }
             s.send(frame(
                 "contentBlockDelta",
-                &json!({"contentBlockIndex": 0, "delta": {"text": piece}, "p": "abcdefghij"}),
+                &json!({"contentBlockIndex": at, "delta": {"text": piece}, "p": "abcdefghij"}),
                 false,
             ));
         }
@@ -509,7 +556,7 @@ pub(crate) fn stream(ctx: &Ctx<'_>, reply: &Reply) -> Vec<Step> {
     }
     s.send(frame(
         "contentBlockStop",
-        &json!({"contentBlockIndex": 0}),
+        &json!({"contentBlockIndex": at}),
         false,
     ));
     s.send(frame(

@@ -135,3 +135,42 @@ def test_exceptions_as_botocore_reads_them(mock):
             text += event.get("contentBlockDelta", {}).get("delta", {}).get("text", "")
     assert e.value.response["Error"]["Code"] == "serviceUnavailableException"
     assert text == "Hello from br."
+
+
+def test_converse_reasoning_and_its_signature_sent_back(mock):
+    mock.set("br", text="Forty-two.")
+    c = client(mock)
+    thinking = {"thinking": {"type": "enabled", "budget_tokens": 1024}}
+    ask = [{"role": "user", "content": [{"text": "What is six times seven?"}]}]
+    r = c.converse(modelId=BEDROCK_MODEL, messages=ask, inferenceConfig={"maxTokens": 2000},
+                   additionalModelRequestFields=thinking)
+    reasoning, answer = r["output"]["message"]["content"]
+    text = reasoning["reasoningContent"]["reasoningText"]
+    assert text["text"] and text["signature"]
+    assert answer == {"text": "Forty-two."}
+
+    s = c.converse_stream(modelId=BEDROCK_MODEL, messages=ask, inferenceConfig={"maxTokens": 2000},
+                          additionalModelRequestFields=thinking)
+    streamed, signature, answer_text = "", None, ""
+    for event in s["stream"]:
+        delta = event.get("contentBlockDelta")
+        if not delta:
+            continue
+        if "reasoningContent" in delta["delta"]:
+            assert delta["contentBlockIndex"] == 0
+            streamed += delta["delta"]["reasoningContent"].get("text", "")
+            signature = delta["delta"]["reasoningContent"].get("signature", signature)
+        else:
+            assert delta["contentBlockIndex"] == 1
+            answer_text += delta["delta"]["text"]
+    assert (streamed, signature, answer_text) == (text["text"], text["signature"], "Forty-two.")
+
+    # the signed block goes back in the next turn; an altered one is refused
+    follow = ask + [r["output"]["message"], {"role": "user", "content": [{"text": "And times eight?"}]}]
+    assert c.converse(modelId=BEDROCK_MODEL, messages=follow, inferenceConfig={"maxTokens": 2000},
+                      additionalModelRequestFields=thinking)["stopReason"] == "end_turn"
+    text["signature"] = "forged"
+    with pytest.raises(ClientError) as e:
+        c.converse(modelId=BEDROCK_MODEL, messages=follow, inferenceConfig={"maxTokens": 2000},
+                   additionalModelRequestFields=thinking)
+    assert e.value.response["Error"]["Code"] == "ValidationException"
