@@ -572,7 +572,8 @@ async fn chat(app: &App, p: &Arc<Provider>, call: &Call, body: &[u8]) -> Respons
         stream::sleep_until(Instant::now() + delay, &app.shutdown).await;
     }
     let bytes = match api {
-        Api::OpenAi | Api::Azure => openai::completion(&ctx, &reply),
+        Api::OpenAi => openai::completion(&ctx, &reply),
+        Api::Azure => azure::completion(&ctx, &reply),
         Api::Anthropic => anthropic::message(&ctx, &reply),
         Api::Gemini if call.array => gemini::array(&ctx, &reply),
         Api::Gemini => crate::script::json_bytes(&gemini::response(&ctx, &reply)),

@@ -28,6 +28,10 @@ def test_deployment_create_and_stream(mock):
     assert r.choices[0].message.content == hello("az")
     assert r.choices[0].finish_reason == "stop"
     assert (r.usage.prompt_tokens, r.usage.completion_tokens) == (4, 12)
+    # Azure's filter verdicts, on the prompt and on each choice
+    body = r.model_dump()
+    assert body["prompt_filter_results"][0]["content_filter_results"]["hate"]["filtered"] is False
+    assert body["choices"][0]["content_filter_results"]["violence"]["severity"] == "safe"
     seen = mock.last_request("az")
     assert seen["path"] == f"/openai/deployments/{DEPLOYMENT}/chat/completions"
 
@@ -38,6 +42,7 @@ def test_deployment_create_and_stream(mock):
     text = "".join(ch.choices[0].delta.content or "" for ch in chunks if ch.choices)
     assert text == hello("az")
     assert any(ch.choices and ch.choices[0].finish_reason == "stop" for ch in chunks)
+    assert all(ch.model_dump()["choices"][0]["content_filter_results"] for ch in chunks if ch.choices)
     assert chunks[-1].usage.completion_tokens == 12
 
 
@@ -55,6 +60,14 @@ def test_tool_calls(mock):
     (call,) = final.choices[0].message.tool_calls
     assert call.function.name == "get_weather"
     assert json.loads(call.function.arguments) == {"location": "Oslo"}
+
+
+def test_an_answer_the_filter_stopped(mock):
+    mock.set("az", text="I cannot", content_filter=True)
+    chunks = list(azure(mock).chat.completions.create(model=DEPLOYMENT, messages=ASK, stream=True))
+    (last,) = [ch for ch in chunks if ch.choices and ch.choices[0].finish_reason]
+    assert last.choices[0].finish_reason == "content_filter"
+    assert last.model_dump()["choices"][0]["content_filter_results"]["violence"]["filtered"] is True
 
 
 def test_v1_form(mock):
