@@ -13,6 +13,10 @@ mod azure;
 mod bedrock;
 #[path = "clouds/common.rs"]
 mod common;
+#[path = "clouds/embeddings.rs"]
+mod embeddings;
+#[path = "clouds/filters.rs"]
+mod filters;
 #[path = "clouds/gemini.rs"]
 mod gemini;
 #[path = "clouds/vertex.rs"]

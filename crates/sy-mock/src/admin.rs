@@ -1,11 +1,13 @@
 //! The admin API on the mock's own listener: see and script providers while
-//! it runs (`GET /admin/providers`, `PUT /admin/providers/{name}`, resets).
+//! it runs (`GET /admin/providers`, `PUT /admin/providers/{name}`, resets), and the simulated
+//! Vertex AI's service account and token count.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::header::{CONTENT_TYPE, HOST};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
@@ -98,4 +100,21 @@ pub(crate) async fn last_request(
         Some(r) => Json(r).into_response(),
         None => unknown(&name),
     }
+}
+
+/// `GET /admin/vertex/service_account`: the simulated Vertex AI's service-account JSON, its
+/// `token_uri` this mock's token endpoint (as the request's `Host` reaches it), for SDKs and
+/// gateways started outside this process (a test value: it signs nothing outside the mock).
+pub(crate) async fn service_account(headers: HeaderMap) -> Response {
+    let host = headers
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    let json = crate::service_account::service_account_json(&format!("http://{host}/token"));
+    (StatusCode::OK, [(CONTENT_TYPE, "application/json")], json).into_response()
+}
+
+/// `GET /admin/vertex/tokens`: `{"exchanges": N}`, the access tokens the token endpoint issued.
+pub(crate) async fn token_exchanges(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
+    Json(json!({ "exchanges": app.tokens.exchanges() }))
 }

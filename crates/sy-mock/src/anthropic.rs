@@ -25,6 +25,7 @@ fn stop_reason(reply: &Reply) -> &'static str {
         Finish::Stop => "end_turn",
         Finish::Length => "max_tokens",
         Finish::ToolCalls => "tool_use",
+        Finish::ContentFilter => "refusal",
     }
 }
 

@@ -34,19 +34,74 @@ pub const MOCK_AWS_SECRET_ACCESS_KEY: &str = "mockSecretKey/SwitchyardSimulatedB
 /// The longest a signature's `x-amz-date` may be from now, as AWS allows.
 const SKEW: Duration = Duration::from_secs(5 * 60);
 
-/// `(model id, streamed)` for Converse paths (the id percent-decoded).
-pub(crate) fn route(path: &str) -> Option<(String, bool)> {
-    let (rest, stream) = if let Some(r) = path.strip_suffix("/converse-stream") {
-        (r, true)
+/// Which of Bedrock's runtime operations a path names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Operation {
+    /// Converse (`/converse`) or ConverseStream (`/converse-stream`).
+    Converse,
+    /// InvokeModel (`/invoke`) or InvokeModelWithResponseStream
+    /// (`/invoke-with-response-stream`) with a Claude model's Messages body.
+    Invoke,
+}
+
+/// `(model id, operation, streamed)` for Bedrock's runtime paths (the id percent-decoded).
+pub(crate) fn route(path: &str) -> Option<(String, Operation, bool)> {
+    let (rest, op, stream) = if let Some(r) = path.strip_suffix("/converse-stream") {
+        (r, Operation::Converse, true)
+    } else if let Some(r) = path.strip_suffix("/converse") {
+        (r, Operation::Converse, false)
+    } else if let Some(r) = path.strip_suffix("/invoke-with-response-stream") {
+        (r, Operation::Invoke, true)
     } else {
-        (path.strip_suffix("/converse")?, false)
+        (path.strip_suffix("/invoke")?, Operation::Invoke, false)
     };
     let (_, raw) = rest.rsplit_once("/model/")?;
     let id = percent_encoding::percent_decode_str(raw)
         .decode_utf8()
         .ok()?
         .into_owned();
-    (!id.is_empty()).then_some((id, stream))
+    (!id.is_empty()).then_some((id, op, stream))
+}
+
+/// Claude through InvokeModel: the Messages body names no model and carries an
+/// `anthropic_version` (Bedrock's `bedrock-2023-05-31`, or a dated one as the current SDKs send).
+pub(crate) fn check_invoke_body(body: &[u8]) -> Result<(), String> {
+    let v: Value =
+        serde_json::from_slice(body).map_err(|e| format!("Malformed input request: {e}"))?;
+    let version = v.get("anthropic_version").and_then(Value::as_str);
+    let known = version.is_some_and(|v| {
+        v.starts_with("bedrock-")
+            || (v.len() == 10 && v.chars().take(4).all(|c| c.is_ascii_digit()))
+    });
+    if !known {
+        return Err("Malformed input request: #: required key [anthropic_version] not found, please reformat your input and try again.".to_owned());
+    }
+    if v.get("model").is_some() {
+        return Err("Malformed input request: #: extraneous key [model] is not permitted, please reformat your input and try again.".to_owned());
+    }
+    Ok(())
+}
+
+/// InvokeModelWithResponseStream's framing: each of Anthropic's SSE events (`event: ...\ndata:
+/// {json}\n\n`) as a `chunk` event whose payload is `{"bytes": base64(json)}`.
+pub(crate) fn invoke_stream(steps: Vec<Step>) -> Vec<Step> {
+    use base64::Engine as _;
+    steps
+        .into_iter()
+        .map(|step| match step {
+            Step::Send(sse) => {
+                let text = String::from_utf8_lossy(&sse);
+                let data: String = text
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data:"))
+                    .map(str::trim_start)
+                    .collect();
+                let bytes = base64::engine::general_purpose::STANDARD.encode(data.as_bytes());
+                Step::Send(frame("chunk", &json!({ "bytes": bytes }), false))
+            }
+            other => other,
+        })
+        .collect()
 }
 
 /// Checks the request's credentials. Err: (status, exception name, message).
@@ -238,6 +293,18 @@ pub(crate) fn request(body: &[u8], model: &str) -> Result<ChatRequest, String> {
             }
             if let Some(t) = b.get("text").and_then(Value::as_str) {
                 texts.push(t.to_owned());
+            } else if let Some(r) = b
+                .get("reasoningContent")
+                .and_then(|r| r.get("reasoningText"))
+            {
+                // Claude checks the signature of its reasoning sent back, as on Anthropic's API
+                let text = r.get("text").and_then(Value::as_str).unwrap_or("");
+                let sig = r.get("signature").and_then(Value::as_str).unwrap_or("");
+                if sig != crate::thinking::signature(text) {
+                    return Err(format!(
+                        "messages.{i}.content: the reasoning block's signature is not valid"
+                    ));
+                }
             } else if let Some(r) = b.get("toolResult") {
                 for c in r
                     .get("content")
@@ -275,9 +342,16 @@ pub(crate) fn request(body: &[u8], model: &str) -> Result<ChatRequest, String> {
         .filter_map(|t| t.get("toolSpec")?.get("name"))
         .map(|n| json!({ "name": n }))
         .collect();
+    // Claude's extended thinking, in Anthropic's terms, among the model's own fields
+    let thinking = v
+        .get("additionalModelRequestFields")
+        .and_then(|f| f.get("thinking"))
+        .filter(|t| t.get("type").and_then(Value::as_str) == Some("enabled"))
+        .cloned();
     Ok(ChatRequest {
         model: Some(model.to_owned()),
         messages: Some(out),
+        thinking,
         system: (!system.is_empty()).then(|| Value::String(system.join(" "))),
         max_tokens: inference
             .and_then(|i| i.get("maxTokens"))
@@ -321,6 +395,7 @@ fn stop_reason(reply: &Reply) -> &'static str {
         Finish::Stop => "end_turn",
         Finish::Length => "max_tokens",
         Finish::ToolCalls => "tool_use",
+        Finish::ContentFilter => "guardrail_intervened",
     }
 }
 
@@ -331,10 +406,15 @@ fn usage(reply: &Reply) -> Value {
 
 /// The whole answer (`/converse`).
 pub(crate) fn response(ctx: &Ctx<'_>, reply: &Reply) -> Bytes {
-    let content = match &reply.tool {
-        Some(t) => json!([{"toolUse": {"toolUseId": t.id, "name": t.name, "input": t.input}}]),
-        None => json!([{ "text": reply.text }]),
-    };
+    let mut content: Vec<Value> = reply
+        .reasoning
+        .iter()
+        .map(|r| json!({"reasoningContent": {"reasoningText": {"text": r, "signature": crate::thinking::signature(r)}}}))
+        .collect();
+    content.push(match &reply.tool {
+        Some(t) => json!({"toolUse": {"toolUseId": t.id, "name": t.name, "input": t.input}}),
+        None => json!({ "text": reply.text }),
+    });
     let mut body = json!({"output": {"message": {"role": "assistant", "content": content}},
         "stopReason": stop_reason(reply), "metrics": {"latencyMs": 1}});
     if !ctx.b.no_usage {
@@ -410,6 +490,29 @@ pub(crate) fn stream(ctx: &Ctx<'_>, reply: &Reply) -> Vec<Step> {
     };
     let mut s = Script::new(b, reply.chunk_count() + 6);
     s.send(frame("messageStart", &json!({"role": "assistant"}), false));
+    // reasoning first, in its own block (text pieces, then the signature); the answer follows
+    let at = u32::from(reply.reasoning.is_some());
+    if let Some(r) = &reply.reasoning {
+        s.pace_first();
+        for piece in crate::thinking::pieces(r) {
+            s.send(frame(
+                "contentBlockDelta",
+                &json!({"contentBlockIndex": 0, "delta": {"reasoningContent": {"text": piece}}}),
+                false,
+            ));
+        }
+        let signature = crate::thinking::signature(r);
+        s.send(frame(
+            "contentBlockDelta",
+            &json!({"contentBlockIndex": 0, "delta": {"reasoningContent": {"signature": signature}}}),
+            false,
+        ));
+        s.send(frame(
+            "contentBlockStop",
+            &json!({"contentBlockIndex": 0}),
+            false,
+        ));
+    }
     if let Some(tool) = &reply.tool {
         if s.fault_before(0, &w) {
             return s.into_steps();
@@ -417,7 +520,7 @@ pub(crate) fn stream(ctx: &Ctx<'_>, reply: &Reply) -> Vec<Step> {
         s.pace_first();
         s.send(frame(
             "contentBlockStart",
-            &json!({"contentBlockIndex": 0, "start": {"toolUse": {"toolUseId": tool.id, "name": tool.name}}}),
+            &json!({"contentBlockIndex": at, "start": {"toolUse": {"toolUseId": tool.id, "name": tool.name}}}),
             false,
         ));
         for (k, piece) in tool.pieces().into_iter().enumerate() {
@@ -427,7 +530,7 @@ pub(crate) fn stream(ctx: &Ctx<'_>, reply: &Reply) -> Vec<Step> {
             s.pace_token();
             s.send(frame(
                 "contentBlockDelta",
-                &json!({"contentBlockIndex": 0, "delta": {"toolUse": {"input": piece}}}),
+                &json!({"contentBlockIndex": at, "delta": {"toolUse": {"input": piece}}}),
                 false,
             ));
         }
@@ -443,7 +546,7 @@ pub(crate) fn stream(ctx: &Ctx<'_>, reply: &Reply) -> Vec<Step> {
             }
             s.send(frame(
                 "contentBlockDelta",
-                &json!({"contentBlockIndex": 0, "delta": {"text": piece}, "p": "abcdefghij"}),
+                &json!({"contentBlockIndex": at, "delta": {"text": piece}, "p": "abcdefghij"}),
                 false,
             ));
         }
@@ -453,7 +556,7 @@ pub(crate) fn stream(ctx: &Ctx<'_>, reply: &Reply) -> Vec<Step> {
     }
     s.send(frame(
         "contentBlockStop",
-        &json!({"contentBlockIndex": 0}),
+        &json!({"contentBlockIndex": at}),
         false,
     ));
     s.send(frame(
@@ -479,11 +582,23 @@ mod tests {
     fn paths_dates_and_requests() {
         assert_eq!(
             route("/model/us.anthropic.claude-sonnet-4-v1%3A0/converse-stream"),
-            Some(("us.anthropic.claude-sonnet-4-v1:0".to_owned(), true))
+            Some((
+                "us.anthropic.claude-sonnet-4-v1:0".to_owned(),
+                Operation::Converse,
+                true
+            ))
         );
         assert_eq!(
             route("/p/x/model/m/converse"),
-            Some(("m".to_owned(), false))
+            Some(("m".to_owned(), Operation::Converse, false))
+        );
+        assert_eq!(
+            route("/model/m/invoke-with-response-stream"),
+            Some(("m".to_owned(), Operation::Invoke, true))
+        );
+        assert_eq!(
+            route("/model/m/invoke"),
+            Some(("m".to_owned(), Operation::Invoke, false))
         );
         assert_eq!(route("/model//converse"), None);
         assert_eq!(

@@ -98,6 +98,12 @@ pub struct Behaviour {
     /// Reasoning text sent first when a request asks for reasoning (default: a short sentence).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reasoning: Option<String>,
+    /// End the answer the way the provider's content filter ends one, after `text` (an empty
+    /// `text`: nothing said): OpenAI and Azure `finish_reason: "content_filter"`, Anthropic
+    /// `stop_reason: "refusal"`, Gemini `finishReason: "SAFETY"` (with nothing said, a blocked
+    /// prompt: `promptFeedback.blockReason` and no candidate), Bedrock `stopReason:
+    /// "guardrail_intervened"`.
+    pub content_filter: bool,
     /// Answer 400 when the last message is an assistant message.
     pub reject_prefill: bool,
     /// Answer 200 with an unparsable body / stream.

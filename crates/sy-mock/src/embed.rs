@@ -90,9 +90,149 @@ pub(crate) fn answer(body: &[u8]) -> Result<Vec<u8>, String> {
     .map_err(|e| e.to_string())
 }
 
+/// The clouds' embedding wire formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cloud {
+    /// The Gemini API's `:batchEmbedContents` (and `:embedContent`, one request unwrapped).
+    Gemini { batch: bool },
+    /// Vertex AI's `:predict` for Google's embedding models.
+    Vertex,
+    /// Bedrock's InvokeModel for Titan (`inputText`) and Cohere (`texts`) embedding models.
+    Bedrock,
+}
+
+fn dims_of(v: Option<&Value>) -> usize {
+    v.and_then(Value::as_u64).map_or(DEFAULT_DIMENSIONS, |d| {
+        usize::try_from(d).unwrap_or(DEFAULT_DIMENSIONS).min(4096)
+    })
+}
+
+/// A Gemini `EmbedContentRequest`'s text and vector length.
+fn gemini_item(r: &Value) -> Result<(String, usize), String> {
+    let parts = r
+        .get("content")
+        .and_then(|c| c.get("parts"))
+        .and_then(Value::as_array)
+        .filter(|p| !p.is_empty())
+        .ok_or("* EmbedContentRequest.content: content is not specified")?;
+    let text: Vec<&str> = parts
+        .iter()
+        .filter_map(|p| p.get("text").and_then(Value::as_str))
+        .collect();
+    let dims = r
+        .get("outputDimensionality")
+        .or_else(|| r.get("output_dimensionality"));
+    Ok((text.join(" "), dims_of(dims)))
+}
+
+/// The answer of a cloud's embeddings call, or what is wrong with the body (in its words).
+pub(crate) fn cloud_answer(cloud: Cloud, body: &[u8]) -> Result<Vec<u8>, String> {
+    let req: Value =
+        serde_json::from_slice(body).map_err(|e| format!("Invalid JSON payload received. {e}"))?;
+    let answer = match cloud {
+        Cloud::Gemini { batch: true } => {
+            let requests = req
+                .get("requests")
+                .and_then(Value::as_array)
+                .filter(|r| !r.is_empty())
+                .ok_or("* BatchEmbedContentsRequest.requests: requests is not specified")?;
+            let embeddings = requests
+                .iter()
+                .map(|r| gemini_item(r).map(|(t, d)| json!({ "values": vector(&t, d) })))
+                .collect::<Result<Vec<_>, _>>()?;
+            json!({ "embeddings": embeddings })
+        }
+        Cloud::Gemini { batch: false } => {
+            let (t, d) = gemini_item(&req)?;
+            json!({"embedding": {"values": vector(&t, d)}})
+        }
+        Cloud::Vertex => {
+            let instances = req
+                .get("instances")
+                .and_then(Value::as_array)
+                .filter(|i| !i.is_empty())
+                .ok_or("instances: required, a non-empty list")?;
+            let dims = dims_of(
+                req.get("parameters")
+                    .and_then(|p| p.get("outputDimensionality")),
+            );
+            let predictions = instances
+                .iter()
+                .map(|i| {
+                    let t = i
+                        .get("content")
+                        .and_then(Value::as_str)
+                        .ok_or("instances[].content: required")?;
+                    #[allow(clippy::cast_precision_loss)]
+                    let tokens = words(t).max(1) as f64;
+                    Ok(json!({"embeddings": {"values": vector(t, dims),
+                        "statistics": {"token_count": tokens, "truncated": false}}}))
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            json!({"predictions": predictions, "metadata": {"billableCharacterCount": 0}})
+        }
+        Cloud::Bedrock => {
+            if let Some(t) = req.get("inputText").and_then(Value::as_str) {
+                json!({"embedding": vector(t, dims_of(req.get("dimensions"))),
+                       "inputTextTokenCount": words(t).max(1)})
+            } else if let Some(texts) = req.get("texts").and_then(Value::as_array) {
+                let texts: Vec<&str> = texts.iter().filter_map(Value::as_str).collect();
+                let embeddings: Vec<Vec<f32>> = texts
+                    .iter()
+                    .map(|t| vector(t, DEFAULT_DIMENSIONS))
+                    .collect();
+                json!({"id": crate::reply::random_hex(16), "embeddings": embeddings,
+                       "response_type": "embeddings_floats", "texts": texts})
+            } else {
+                return Err("Malformed input request: #: required key [inputText] not found, please reformat your input and try again.".to_owned());
+            }
+        }
+    };
+    serde_json::to_vec(&answer).map_err(|e| e.to_string())
+}
+
+/// Whether a Bedrock InvokeModel body is an embedding model's (Titan's or Cohere's).
+pub(crate) fn is_bedrock_embedding(body: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(body)
+        .is_ok_and(|v| v.get("inputText").is_some() || v.get("texts").is_some())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_clouds_shapes() {
+        let g: Value = serde_json::from_slice(
+            &cloud_answer(
+                Cloud::Gemini { batch: true },
+                br#"{"requests":[{"model":"models/e","content":{"parts":[{"text":"a"}]},"outputDimensionality":3},
+                    {"model":"models/e","content":{"parts":[{"text":"b"}]}}]}"#,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(g["embeddings"][0]["values"].as_array().unwrap().len(), 3);
+        assert_eq!(g["embeddings"][1]["values"], json!(vector("b", 8)));
+        let v: Value = serde_json::from_slice(
+            &cloud_answer(Cloud::Vertex, br#"{"instances":[{"content":"a b"}]}"#).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            v["predictions"][0]["embeddings"]["statistics"]["token_count"],
+            2.0
+        );
+        let t: Value = serde_json::from_slice(
+            &cloud_answer(Cloud::Bedrock, br#"{"inputText":"a","dimensions":4}"#).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(t["embedding"].as_array().unwrap().len(), 4);
+        assert!(is_bedrock_embedding(
+            br#"{"texts":["a"],"input_type":"search_document"}"#
+        ));
+        assert!(!is_bedrock_embedding(br#"{"messages":[]}"#));
+        assert!(cloud_answer(Cloud::Vertex, b"{}").is_err());
+    }
 
     #[test]
     fn vectors_are_deterministic_unit_vectors() {

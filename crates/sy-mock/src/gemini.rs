@@ -12,7 +12,7 @@ use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
 use crate::reply::{random_hex, Ctx, Finish, Reply};
-use crate::request::{ChatRequest, Message};
+use crate::request::{words, ChatRequest, Message};
 use crate::script::{json_bytes, FaultEvents, Script, Step};
 use crate::server::Incoming;
 
@@ -116,6 +116,13 @@ pub(crate) fn request(body: &[u8], model: &str) -> Result<ChatRequest, String> {
                 .map(str::to_owned)
                 .collect()
         });
+    // thoughts shown (`includeThoughts`): the mock reasons, and says so in thought parts
+    let thinking = generation
+        .and_then(|g| field(g, "thinkingConfig", "thinking_config"))
+        .and_then(|t| field(t, "includeThoughts", "include_thoughts"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+        .then(|| json!({"type": "enabled"}));
     let tools: Vec<Value> = v
         .get("tools")
         .and_then(Value::as_array)
@@ -134,6 +141,7 @@ pub(crate) fn request(body: &[u8], model: &str) -> Result<ChatRequest, String> {
         max_tokens,
         stop_sequences: stops,
         tools: (!tools.is_empty()).then_some(tools),
+        thinking,
         ..ChatRequest::default()
     })
 }
@@ -180,6 +188,29 @@ pub(crate) fn error_body(status: u16, message: &str) -> Bytes {
 struct Chunks<'a> {
     ctx: &'a Ctx<'a>,
     response_id: String,
+    /// Tokens of the thoughts (reported apart from the candidates', as `thoughtsTokenCount`).
+    thoughts: u64,
+}
+
+impl<'a> Chunks<'a> {
+    fn new(ctx: &'a Ctx<'a>, reply: &Reply) -> Self {
+        Chunks {
+            ctx,
+            response_id: random_hex(22),
+            thoughts: reply.reasoning.as_deref().map_or(0, words),
+        }
+    }
+}
+
+/// The thoughts' signature: opaque bytes, base64 in JSON (Google's SDKs decode it as bytes).
+fn thought_signature(reasoning: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(crate::thinking::signature(reasoning))
+}
+
+/// A thought part (the reasoning, shown because the request asked for it).
+fn thought_part(reasoning: &str) -> Value {
+    json!({"text": reasoning, "thought": true})
 }
 
 impl Chunks<'_> {
@@ -202,11 +233,14 @@ impl Chunks<'_> {
             Value::Array(vec![Value::Object(candidate)]),
         );
         if !self.ctx.b.no_usage {
-            r.insert(
-                "usageMetadata".to_owned(),
-                json!({"promptTokenCount": prompt, "candidatesTokenCount": sent,
-                       "totalTokenCount": prompt + sent}),
-            );
+            // `sent` counts the thoughts too; Google reports them apart
+            let candidates = sent.saturating_sub(self.thoughts);
+            let mut usage = json!({"promptTokenCount": prompt, "candidatesTokenCount": candidates,
+                                   "totalTokenCount": prompt + candidates + self.thoughts});
+            if self.thoughts > 0 {
+                usage["thoughtsTokenCount"] = Value::from(self.thoughts);
+            }
+            r.insert("usageMetadata".to_owned(), usage);
         }
         r.insert("modelVersion".to_owned(), Value::from(self.ctx.model));
         r.insert(
@@ -242,7 +276,24 @@ fn finish_reason(reply: &Reply) -> &'static str {
         // Gemini has no tool-call reason: a turn of function calls ends in STOP
         Finish::Stop | Finish::ToolCalls => "STOP",
         Finish::Length => "MAX_TOKENS",
+        Finish::ContentFilter => "SAFETY",
     }
+}
+
+/// A prompt the safety filter blocked (a content filter with nothing said): no candidate, the
+/// reason in `promptFeedback`, usage for the prompt alone.
+fn blocked_prompt(ctx: &Ctx<'_>, reply: &Reply) -> Option<Value> {
+    if reply.finish != Finish::ContentFilter || !reply.text.is_empty() {
+        return None;
+    }
+    let mut r = json!({"promptFeedback": {"blockReason": "SAFETY", "safetyRatings": [
+        {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH", "blocked": true}]},
+        "modelVersion": ctx.model, "responseId": random_hex(22)});
+    if !ctx.b.no_usage {
+        r["usageMetadata"] = json!({"promptTokenCount": reply.prompt_tokens,
+                                    "totalTokenCount": reply.prompt_tokens});
+    }
+    Some(r)
 }
 
 fn call_part(reply: &Reply) -> Option<Value> {
@@ -252,14 +303,22 @@ fn call_part(reply: &Reply) -> Option<Value> {
 
 /// The whole answer (`generateContent`).
 pub(crate) fn response(ctx: &Ctx<'_>, reply: &Reply) -> Value {
-    let w = Chunks {
-        ctx,
-        response_id: random_hex(22),
-    };
-    let parts = match call_part(reply) {
-        Some(p) => vec![p],
-        None => vec![json!({ "text": reply.text })],
-    };
+    if let Some(blocked) = blocked_prompt(ctx, reply) {
+        return blocked;
+    }
+    let w = Chunks::new(ctx, reply);
+    let mut parts: Vec<Value> = reply
+        .reasoning
+        .as_deref()
+        .map(thought_part)
+        .into_iter()
+        .collect();
+    let mut answer = call_part(reply).unwrap_or_else(|| json!({ "text": reply.text }));
+    if let Some(r) = &reply.reasoning {
+        // the thoughts' signature rides on the first part after them
+        answer["thoughtSignature"] = Value::from(thought_signature(r));
+    }
+    parts.push(answer);
     w.response(
         parts,
         Some(finish_reason(reply)),
@@ -271,19 +330,39 @@ pub(crate) fn response(ctx: &Ctx<'_>, reply: &Reply) -> Value {
 /// The streamed answer (`streamGenerateContent?alt=sse`) as a script.
 pub(crate) fn stream(ctx: &Ctx<'_>, reply: &Reply) -> Vec<Step> {
     let b = ctx.b;
-    let w = Chunks {
-        ctx,
-        response_id: random_hex(22),
-    };
+    let w = Chunks::new(ctx, reply);
     let prompt = reply.prompt_tokens;
     let mut s = Script::new(b, reply.chunk_count() + 4);
+    if let Some(blocked) = blocked_prompt(ctx, reply) {
+        s.pace_first();
+        s.send(sse(&blocked));
+        return s.finish();
+    }
+    // the thoughts come first, whole; their signature rides on the first part after them
+    let mut signature = None;
+    if let Some(r) = &reply.reasoning {
+        s.pace_first();
+        s.send(sse(&w.response(
+            vec![thought_part(r)],
+            None,
+            w.thoughts,
+            prompt,
+        )));
+        signature = Some(thought_signature(r));
+    }
+    let signed = |mut part: Value, signature: &mut Option<String>| {
+        if let Some(sig) = signature.take() {
+            part["thoughtSignature"] = Value::from(sig);
+        }
+        part
+    };
     if let Some(part) = call_part(reply) {
         if s.fault_before(0, &w) {
             return s.into_steps();
         }
         s.pace_first();
         let r = w.response(
-            vec![part],
+            vec![signed(part, &mut signature)],
             Some(finish_reason(reply)),
             reply.completion_tokens,
             prompt,
@@ -301,7 +380,8 @@ pub(crate) fn stream(ctx: &Ctx<'_>, reply: &Reply) -> Vec<Step> {
         } else {
             s.pace_token();
         }
-        let r = w.response(vec![json!({ "text": piece })], None, k as u64 + 1, prompt);
+        let part = signed(json!({ "text": piece }), &mut signature);
+        let r = w.response(vec![part], None, w.thoughts + k as u64 + 1, prompt);
         s.send(sse(&r));
     }
     if s.fault_before(count, &w) {

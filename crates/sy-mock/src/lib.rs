@@ -8,10 +8,12 @@
 //! `POST /p/{name}/openai/deployments/{d}/chat/completions?api-version=V` and
 //! `/p/{name}/openai/v1/chat/completions` (Azure OpenAI, `api-key` required),
 //! `POST /p/{name}/model/{id}/converse-stream` and `/converse` (Amazon Bedrock,
-//! SigV4-verified or a Bearer API key), Vertex AI at
+//! SigV4-verified or a Bearer API key; also `/invoke` and `/invoke-with-response-stream` with
+//! Claude's Messages body, and `/invoke` with a Titan or Cohere embedding body), Vertex AI at
 //! `.../v1/projects/{p}/locations/{r}/publishers/{anthropic|google}/models/{m}:{method}`
 //! with its token endpoint `POST /token` (see [`service_account_json`]),
-//! streaming and not,
+//! streaming and not; the clouds' embeddings (`:batchEmbedContents`, `:embedContent`, Vertex's
+//! `:predict`, Azure's `.../embeddings`),
 //! `GET /p/{name}/v1/models`; the unprefixed `/v1/...` routes are the
 //! provider `mock`. A provider named in a path but not configured is created
 //! with the default behaviour. Routes match by path ending, like the
@@ -27,6 +29,8 @@
 //! Admin API on the same listener: `GET /admin/providers`,
 //! `GET|PUT /admin/providers/{name}` (a [`Behaviour`] as JSON; PUT replaces
 //! or creates), `POST /admin/providers/{name}/reset`, `POST /admin/reset`,
+//! `GET /admin/providers/{name}/last_request`, `GET /admin/vertex/service_account` (the
+//! simulated service account's JSON, `token_uri` this mock), `GET /admin/vertex/tokens`,
 //! `GET /health`.
 //!
 //! Configuration is TOML ([`MockConfig::from_toml`]); behaviour keys go

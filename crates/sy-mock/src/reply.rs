@@ -29,6 +29,8 @@ pub(crate) enum Finish {
     Length,
     /// It is a tool call.
     ToolCalls,
+    /// The provider's content filter stopped it (`content_filter`).
+    ContentFilter,
 }
 
 impl Finish {
@@ -38,6 +40,7 @@ impl Finish {
             Self::Stop => "stop",
             Self::Length => "length",
             Self::ToolCalls => "tool_calls",
+            Self::ContentFilter => "content_filter",
         }
     }
 }
@@ -145,6 +148,9 @@ impl Reply {
             }
         }
         let text = text[..ends.last().copied().unwrap_or(0)].to_owned();
+        if b.content_filter {
+            finish = Finish::ContentFilter;
+        }
 
         let mut tool = None;
         if b.tool_call {

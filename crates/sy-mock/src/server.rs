@@ -169,6 +169,8 @@ fn router(app: Arc<App>) -> Router {
             get(admin::last_request),
         )
         .route("/admin/reset", post(admin::reset_all))
+        .route("/admin/vertex/service_account", get(admin::service_account))
+        .route("/admin/vertex/tokens", get(admin::token_exchanges))
         .route("/p/{provider}/{*rest}", any(prefixed))
         .fallback(unprefixed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -244,6 +246,8 @@ pub(crate) struct Call {
     pub stream: Option<bool>,
     /// Google's `streamGenerateContent` without `alt=sse`: the chunks as one JSON array.
     pub array: bool,
+    /// Bedrock's InvokeModel: Anthropic's body and answers, Bedrock's errors and stream framing.
+    pub invoke: bool,
 }
 
 impl Call {
@@ -253,6 +257,7 @@ impl Call {
             model: None,
             stream: None,
             array: false,
+            invoke: false,
         }
     }
 }
@@ -285,6 +290,12 @@ async fn route(app: &App, provider: &str, incoming: &Incoming<'_>, body: Bytes) 
         }));
     }
     if path.ends_with("embeddings") && method == Method::POST {
+        // Azure's embeddings: its key (and api-version on the deployment form) first
+        if let Some(deployment) = azure::route_embeddings(path) {
+            if let Err((status, problem)) = azure::check(incoming, deployment) {
+                return api_error(Api::Azure, status, &problem, &Behaviour::default(), false);
+            }
+        }
         let p = app.registry.get_or_create(provider);
         return embeddings(app, &p, &body).await;
     }
@@ -298,6 +309,9 @@ async fn route(app: &App, provider: &str, incoming: &Incoming<'_>, body: Bytes) 
         let b = Behaviour::default();
         let body = Body::from(crate::script::json_bytes(&answer));
         return respond(code, "application/json", Vec::new(), &b, body);
+    }
+    if let Some(response) = cloud_embeddings(app, provider, incoming, path, &body).await {
+        return response;
     }
     let call = if let Some((api, model, stream)) = vertex::route(path) {
         if let Err(problem) = app.tokens.check(incoming) {
@@ -314,8 +328,9 @@ async fn route(app: &App, provider: &str, incoming: &Incoming<'_>, body: Bytes) 
             model: Some(model),
             stream: Some(stream && (api == Api::Anthropic || sse)),
             array: stream && api == Api::Gemini && !sse,
+            invoke: false,
         }
-    } else if let Some((model, stream)) = bedrock::route(path) {
+    } else if let Some((model, op, stream)) = bedrock::route(path) {
         if let Err((status, exception, problem)) = bedrock::check_auth(incoming, &body) {
             let code = StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN);
             let header = (
@@ -326,11 +341,22 @@ async fn route(app: &App, provider: &str, incoming: &Incoming<'_>, body: Bytes) 
             let body = Body::from(bedrock::error_body(&problem));
             return respond(code, "application/json", vec![header], &b, body);
         }
+        let invoke = op == bedrock::Operation::Invoke;
+        if invoke {
+            if let Err(problem) = bedrock::check_invoke_body(&body) {
+                return api_error(Api::Converse, 400, &problem, &Behaviour::default(), false);
+            }
+        }
         Call {
-            api: Api::Converse,
+            api: if invoke {
+                Api::Anthropic
+            } else {
+                Api::Converse
+            },
             model: Some(model),
             stream: Some(stream),
             array: false,
+            invoke,
         }
     } else if let Some((model, stream)) = gemini::route(path) {
         if let Err(problem) = gemini::check_key(incoming) {
@@ -341,6 +367,7 @@ async fn route(app: &App, provider: &str, incoming: &Incoming<'_>, body: Bytes) 
             model: Some(model),
             stream: Some(stream && incoming.query("alt") == Some("sse")),
             array: stream && incoming.query("alt") != Some("sse"),
+            invoke: false,
         }
     } else if let Some(deployment) = azure::route(path) {
         if let Err((status, problem)) = azure::check(incoming, deployment.is_some()) {
@@ -466,7 +493,9 @@ async fn prelude(
 /// One chat request.
 async fn chat(app: &App, p: &Arc<Provider>, call: &Call, body: &[u8]) -> Response {
     let api = call.api;
-    let (b, release, active) = match prelude(app, p, api).await {
+    // the errors of Claude through InvokeModel are Bedrock's
+    let error_api = if call.invoke { Api::Converse } else { api };
+    let (b, release, active) = match prelude(app, p, error_api).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -486,13 +515,13 @@ async fn chat(app: &App, p: &Arc<Provider>, call: &Call, body: &[u8]) -> Respons
         Ok(req) => req,
         Err(problem) => {
             let message = format!("mock {}: {problem}", p.name);
-            return api_error(api, 400, &message, &b, false);
+            return api_error(error_api, 400, &message, &b, false);
         }
     };
     if api == Api::Anthropic {
         // Anthropic checks the signature of every thinking block sent back to it
         if let Some(problem) = crate::thinking::bad_signature(req.messages()) {
-            return api_error(api, 400, &problem, &b, false);
+            return api_error(error_api, 400, &problem, &b, false);
         }
     }
     if b.reject_prefill && req.ends_with_assistant() {
@@ -500,7 +529,7 @@ async fn chat(app: &App, p: &Arc<Provider>, call: &Call, body: &[u8]) -> Respons
             "PREFILL_REJECTED by {}: this endpoint does not accept a trailing assistant message",
             p.name
         );
-        return api_error(api, 400, &message, &b, false);
+        return api_error(error_api, 400, &message, &b, false);
     }
     let streaming = call.stream.unwrap_or_else(|| req.is_stream());
     if b.garbage || b.empty {
@@ -523,8 +552,13 @@ async fn chat(app: &App, p: &Arc<Provider>, call: &Call, body: &[u8]) -> Respons
             Api::Azure => azure::stream(&ctx, &reply),
             Api::Converse => bedrock::stream(&ctx, &reply),
         };
+        let steps = if call.invoke {
+            bedrock::invoke_stream(steps)
+        } else {
+            steps
+        };
         let body = stream::body(steps, release, app.shutdown.clone(), active);
-        let content_type = if api == Api::Converse {
+        let content_type = if api == Api::Converse || call.invoke {
             "application/vnd.amazon.eventstream"
         } else {
             "text/event-stream"
@@ -538,7 +572,8 @@ async fn chat(app: &App, p: &Arc<Provider>, call: &Call, body: &[u8]) -> Respons
         stream::sleep_until(Instant::now() + delay, &app.shutdown).await;
     }
     let bytes = match api {
-        Api::OpenAi | Api::Azure => openai::completion(&ctx, &reply),
+        Api::OpenAi => openai::completion(&ctx, &reply),
+        Api::Azure => azure::completion(&ctx, &reply),
         Api::Anthropic => anthropic::message(&ctx, &reply),
         Api::Gemini if call.array => gemini::array(&ctx, &reply),
         Api::Gemini => crate::script::json_bytes(&gemini::response(&ctx, &reply)),
@@ -580,6 +615,83 @@ async fn embeddings(app: &App, p: &Arc<Provider>, body: &[u8]) -> Response {
             false,
         ),
     }
+}
+
+/// The clouds' embedding calls (Gemini's `:batchEmbedContents` / `:embedContent`, Vertex AI's
+/// `:predict`, Bedrock's InvokeModel with an embedding body), after each cloud's auth check;
+/// None when the path is none of them.
+async fn cloud_embeddings(
+    app: &App,
+    provider: &str,
+    incoming: &Incoming<'_>,
+    path: &str,
+    body: &[u8],
+) -> Option<Response> {
+    use crate::embed::Cloud;
+    let (cloud, api) = if path.contains("/publishers/google/models/") && path.ends_with(":predict")
+    {
+        if let Err(problem) = app.tokens.check(incoming) {
+            return Some(api_error(
+                Api::Gemini,
+                401,
+                &problem,
+                &Behaviour::default(),
+                false,
+            ));
+        }
+        (Cloud::Vertex, Api::Gemini)
+    } else if path.contains("/models/")
+        && (path.ends_with(":batchEmbedContents") || path.ends_with(":embedContent"))
+    {
+        if let Err(problem) = gemini::check_key(incoming) {
+            return Some(api_error(
+                Api::Gemini,
+                403,
+                &problem,
+                &Behaviour::default(),
+                false,
+            ));
+        }
+        let batch = path.ends_with(":batchEmbedContents");
+        (Cloud::Gemini { batch }, Api::Gemini)
+    } else if path.ends_with("/invoke")
+        && path.contains("/model/")
+        && crate::embed::is_bedrock_embedding(body)
+    {
+        if let Err((status, exception, problem)) = bedrock::check_auth(incoming, body) {
+            let code = StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN);
+            let header = (
+                HeaderName::from_static("x-amzn-errortype"),
+                HeaderValue::from_static(exception),
+            );
+            let b = Behaviour::default();
+            let body = Body::from(bedrock::error_body(&problem));
+            return Some(respond(code, "application/json", vec![header], &b, body));
+        }
+        (Cloud::Bedrock, Api::Converse)
+    } else {
+        return None;
+    };
+    let p = app.registry.get_or_create(provider);
+    let (b, _release, _active) = match prelude(app, &p, api).await {
+        Ok(x) => x,
+        Err(r) => return Some(r),
+    };
+    Some(match crate::embed::cloud_answer(cloud, body) {
+        Ok(bytes) => {
+            if !b.ttft().is_zero() {
+                stream::sleep_until(Instant::now() + b.ttft(), &app.shutdown).await;
+            }
+            respond(
+                StatusCode::OK,
+                "application/json",
+                Vec::new(),
+                &b,
+                Body::from(bytes),
+            )
+        }
+        Err(problem) => api_error(api, 400, &format!("mock {}: {problem}", p.name), &b, false),
+    })
 }
 
 /// `garbage` (unparsable) and `empty` (nothing) answers.

@@ -11,11 +11,11 @@
 //! such; a 400 `content_filter` is a request error (SPEC §4.3).
 
 use serde_json::Value;
-use sy_api::{Family, Frame, Request};
+use sy_api::{EmbedRequest, Family, Frame, Request};
 
 use crate::openai::ChunkHandler;
 use crate::sse::{SseEvent, SseHandler};
-use crate::{Auth, Call, Continue, Decode, Protocol, Target};
+use crate::{Auth, Call, Continue, Decode, Embeddings, Protocol, Target};
 
 /// The `api_version` meaning the versionless v1 API.
 const V1: &str = "v1";
@@ -38,16 +38,7 @@ impl Protocol for Azure {
         target: &Target<'_>,
         cont: Continue<'_>,
     ) -> Result<Call, String> {
-        let version = target.provider.cloud.api_version.as_deref().unwrap_or(V1);
-        let path = if version == V1 {
-            "/openai/v1/chat/completions".to_owned()
-        } else {
-            format!(
-                "/openai/deployments/{}/chat/completions?api-version={}",
-                crate::gemini::model_segment(target.upstream_model),
-                crate::gemini::model_segment(version)
-            )
-        };
+        let path = path(target, "chat/completions");
         // the deployment form ignores `model`; the v1 form needs it (the deployment's name)
         Ok(Call {
             method: "POST",
@@ -57,12 +48,41 @@ impl Protocol for Azure {
         })
     }
 
+    /// OpenAI's embeddings body at the deployment's (or v1's) `/embeddings`.
+    fn embed(&self, req: &EmbedRequest, target: &Target<'_>) -> Option<Call> {
+        Some(Call {
+            method: "POST",
+            path: path(target, "embeddings"),
+            headers: Vec::new(),
+            body: crate::openai::embed_body(req, target),
+        })
+    }
+
+    fn read_embeddings(&self, body: &[u8]) -> Result<Embeddings, String> {
+        crate::openai::read_embeddings(body)
+    }
+
     fn decoder(&self, _target: &Target<'_>, _cont: Continue<'_>, whole: bool) -> Box<dyn Decode> {
         if whole {
             Box::new(crate::sse::WholeDecode::new(crate::openai::whole_body))
         } else {
             Box::new(crate::sse::SseDecode::new(AzureChunks::default()))
         }
+    }
+}
+
+/// The path of an operation (`chat/completions`, `embeddings`): the deployment form with
+/// `api-version`, or the v1 form (the deployment as `model` in the body).
+fn path(target: &Target<'_>, operation: &str) -> String {
+    let version = target.provider.cloud.api_version.as_deref().unwrap_or(V1);
+    if version == V1 {
+        format!("/openai/v1/{operation}")
+    } else {
+        format!(
+            "/openai/deployments/{}/{operation}?api-version={}",
+            crate::gemini::model_segment(target.upstream_model),
+            crate::gemini::model_segment(version)
+        )
     }
 }
 

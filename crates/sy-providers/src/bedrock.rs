@@ -12,9 +12,9 @@ mod decode;
 mod encode;
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use sy_api::{Family, Request, UpstreamError};
+use sy_api::{EmbedRequest, Family, Request, UpstreamError};
 
-use crate::{Auth, Call, Continue, Decode, Protocol, Target};
+use crate::{Auth, Call, Continue, Decode, Embeddings, Protocol, Target};
 
 /// What botocore leaves unencoded in a path label: the unreserved characters.
 const LABEL: &AsciiSet = &NON_ALPHANUMERIC
@@ -62,6 +62,23 @@ impl Protocol for Bedrock {
 
     fn parse_error(&self, status: u16, body: &[u8]) -> UpstreamError {
         decode::parse_error(status, body)
+    }
+
+    /// Titan and Cohere embedding models through InvokeModel.
+    fn embed(&self, req: &EmbedRequest, target: &Target<'_>) -> Option<Call> {
+        Some(Call {
+            method: "POST",
+            path: format!(
+                "/model/{}/invoke",
+                utf8_percent_encode(target.upstream_model, LABEL)
+            ),
+            headers: vec![("accept".to_owned(), "application/json".to_owned())],
+            body: crate::cloud_embed::bedrock_body(req, target.upstream_model)?,
+        })
+    }
+
+    fn read_embeddings(&self, body: &[u8]) -> Result<Embeddings, String> {
+        crate::cloud_embed::bedrock_read(body)
     }
 }
 

@@ -9,9 +9,9 @@
 mod decode;
 mod encode;
 
-use sy_api::{Family, Request, UpstreamError};
+use sy_api::{EmbedRequest, Family, Request, UpstreamError};
 
-use crate::{Auth, Call, Continue, Decode, Protocol, Target};
+use crate::{Auth, Call, Continue, Decode, Embeddings, Protocol, Target};
 
 pub(crate) use decode::{parse_google_error, ResponseHandler};
 pub(crate) use encode::body;
@@ -52,6 +52,22 @@ impl Protocol for Gemini {
 
     fn parse_error(&self, status: u16, body: &[u8]) -> UpstreamError {
         parse_google_error(status, body)
+    }
+
+    fn embed(&self, req: &EmbedRequest, target: &Target<'_>) -> Option<Call> {
+        Some(Call {
+            method: "POST",
+            path: format!(
+                "/models/{}:batchEmbedContents",
+                model_segment(target.upstream_model)
+            ),
+            headers: Vec::new(),
+            body: crate::cloud_embed::gemini_body(req, target.upstream_model)?,
+        })
+    }
+
+    fn read_embeddings(&self, body: &[u8]) -> Result<Embeddings, String> {
+        crate::cloud_embed::gemini_read(body)
     }
 }
 

@@ -11,6 +11,7 @@
 mod anthropic;
 mod azure;
 mod bedrock;
+mod cloud_embed;
 mod errors;
 mod gemini;
 mod openai;

@@ -12,6 +12,7 @@ use sy_api::{EmbedRequest, Family, Request};
 use crate::{Auth, Call, Continue, Decode, Embeddings, Protocol, Target};
 
 pub(crate) use decode::{whole_body, ChunkHandler};
+pub(crate) use embed::{body as embed_body, read as read_embeddings};
 pub(crate) use encode::body;
 
 /// OpenAI-compatible chat completions.

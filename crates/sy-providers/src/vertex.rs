@@ -7,10 +7,10 @@
 //! The access token (from the provider's service account) is `sy-upstream`'s.
 
 use serde_json::Value;
-use sy_api::{Family, Request, UpstreamError};
+use sy_api::{EmbedRequest, Family, Request, UpstreamError};
 
 use crate::anthropic::EventHandler;
-use crate::{Auth, Call, Continue, Decode, Protocol, Target};
+use crate::{Auth, Call, Continue, Decode, Embeddings, Protocol, Target};
 
 /// The Messages version Vertex documents for Claude.
 const ANTHROPIC_VERSION: &str = "vertex-2023-10-16";
@@ -51,15 +51,8 @@ impl Protocol for Vertex {
         target: &Target<'_>,
         cont: Continue<'_>,
     ) -> Result<Call, String> {
-        let c = &target.provider.cloud;
-        let (publisher, model) = split(target.upstream_model);
-        let base = format!(
-            "/v1/projects/{}/locations/{}/publishers/{}/models/{}",
-            c.project.as_deref().unwrap_or_default(),
-            c.region.as_deref().unwrap_or_default(),
-            crate::gemini::model_segment(publisher),
-            crate::gemini::model_segment(model)
-        );
+        let (publisher, _) = split(target.upstream_model);
+        let base = model_path(target);
         if publisher != "anthropic" {
             return Ok(Call {
                 method: "POST",
@@ -111,6 +104,37 @@ impl Protocol for Vertex {
         // Google's shape (quota, auth), else Anthropic's (the model's own errors)
         crate::gemini::parse_google_error(status, body)
     }
+
+    /// Google's embedding models (`google/text-embedding-005`, `google/gemini-embedding-001`)
+    /// through `:predict`.
+    fn embed(&self, req: &EmbedRequest, target: &Target<'_>) -> Option<Call> {
+        if split(target.upstream_model).0 != "google" {
+            return None;
+        }
+        Some(Call {
+            method: "POST",
+            path: format!("{}:predict", model_path(target)),
+            headers: Vec::new(),
+            body: crate::cloud_embed::vertex_body(req)?,
+        })
+    }
+
+    fn read_embeddings(&self, body: &[u8]) -> Result<Embeddings, String> {
+        crate::cloud_embed::vertex_read(body)
+    }
+}
+
+/// `/v1/projects/{project}/locations/{region}/publishers/{publisher}/models/{model}`.
+fn model_path(target: &Target<'_>) -> String {
+    let c = &target.provider.cloud;
+    let (publisher, model) = split(target.upstream_model);
+    format!(
+        "/v1/projects/{}/locations/{}/publishers/{}/models/{}",
+        c.project.as_deref().unwrap_or_default(),
+        c.region.as_deref().unwrap_or_default(),
+        crate::gemini::model_segment(publisher),
+        crate::gemini::model_segment(model)
+    )
 }
 
 #[cfg(test)]

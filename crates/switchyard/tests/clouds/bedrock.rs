@@ -98,3 +98,70 @@ async fn bedrock_tool_call_and_errors_classified() {
     let r = chat(&gw, body(false)).await;
     assert_eq!(r.status(), 429);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bedrock_reasoning_and_its_signature_sent_back() {
+    let gw = gateway(
+        json!({"text": "Forty-two."}),
+        &sigv4_keys(),
+        "us.anthropic.claude-sonnet-4-20250514-v1:0",
+    )
+    .await;
+    let mut b = body(false);
+    b["reasoning"] = json!({"effort": "high"});
+    b["max_tokens"] = json!(2000);
+    let v: Value = chat(&gw, b.clone()).await.json().await.unwrap();
+    let m = &v["choices"][0]["message"];
+    assert_eq!(m["content"], "Forty-two.", "{v}");
+    assert!(
+        m["reasoning"].as_str().unwrap().contains("step by step"),
+        "{v}"
+    );
+    // Claude's thinking, in Bedrock's additionalModelRequestFields
+    let sent = gw.mock.last_request("br").unwrap()["body"].clone();
+    assert_eq!(
+        sent["additionalModelRequestFields"]["thinking"]["type"], "enabled",
+        "{sent}"
+    );
+    b["stream"] = json!(true);
+    let events = sse(&gw, b).await;
+    let reasoning: String = events
+        .iter()
+        .filter_map(|e| e["choices"][0]["delta"]["reasoning"].as_str())
+        .collect();
+    assert!(reasoning.contains("step by step"), "{events:?}");
+    assert_eq!(streamed_text(&events), "Forty-two.");
+
+    // the Messages dialect: the signed thinking block goes back to Bedrock in the next turn, as
+    // a reasoningContent block whose signature the simulation checks
+    let ask = json!({"role": "user", "content": "What is six times seven?"});
+    let first = json!({"model": "test/m", "max_tokens": 2000,
+        "thinking": {"type": "enabled", "budget_tokens": 1024}, "messages": [ask]});
+    let r = gw
+        .http
+        .post(format!("{}/v1/messages", gw.url))
+        .json(&first)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let m: Value = r.json().await.unwrap();
+    let blocks = m["content"].as_array().unwrap().clone();
+    assert_eq!(blocks[0]["type"], "thinking", "{m}");
+    assert!(!blocks[0]["signature"].as_str().unwrap().is_empty(), "{m}");
+    let next = json!({"model": "test/m", "max_tokens": 2000,
+        "thinking": {"type": "enabled", "budget_tokens": 1024},
+        "messages": [ask, {"role": "assistant", "content": blocks},
+                     {"role": "user", "content": "And times eight?"}]});
+    let r = gw
+        .http
+        .post(format!("{}/v1/messages", gw.url))
+        .json(&next)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let sent = gw.mock.last_request("br").unwrap()["body"].clone();
+    let back = &sent["messages"][1]["content"][0]["reasoningContent"]["reasoningText"];
+    assert_eq!(back["signature"], blocks[0]["signature"], "{sent}");
+}

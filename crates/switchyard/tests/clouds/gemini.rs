@@ -99,3 +99,36 @@ async fn gemini_errors_are_classified() {
     );
     assert!(!v.to_string().contains("AIza-test-key"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gemini_thoughts_are_reasoning_priced_as_such() {
+    let gw = gateway(json!({"text": "Forty-two."})).await;
+    let mut b = body(false);
+    b["reasoning"] = json!({"effort": "high"});
+    b["max_tokens"] = json!(2000);
+    let v: Value = chat(&gw, b.clone()).await.json().await.unwrap();
+    let m = &v["choices"][0]["message"];
+    assert_eq!(m["content"], "Forty-two.", "{v}");
+    assert!(
+        m["reasoning"].as_str().unwrap().contains("step by step"),
+        "{v}"
+    );
+    // thoughtsTokenCount (8 words) is part of the completion, priced as reasoning
+    let u = &v["usage"];
+    assert_eq!(u["completion_tokens_details"]["reasoning_tokens"], 8, "{u}");
+    check_usage(u, 4, 9, 1.0);
+    // the setting reached Gemini as its thinkingConfig, thoughts shown
+    let sent = gw.mock.last_request("gem").unwrap()["body"].clone();
+    let thinking = &sent["generationConfig"]["thinkingConfig"];
+    assert_eq!(thinking["includeThoughts"], true, "{sent}");
+    assert!(thinking["thinkingBudget"].as_u64().unwrap() > 0, "{sent}");
+
+    b["stream"] = json!(true);
+    let events = sse(&gw, b).await;
+    let reasoning: String = events
+        .iter()
+        .filter_map(|e| e["choices"][0]["delta"]["reasoning"].as_str())
+        .collect();
+    assert!(reasoning.contains("step by step"), "{events:?}");
+    assert_eq!(streamed_text(&events), "Forty-two.");
+}

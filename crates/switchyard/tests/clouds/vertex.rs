@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use crate::bedrock::sigv4_keys;
-use crate::common::{body, check_usage, streamed_text, streamed_usage};
+use crate::common::{body, check_usage, streamed_text, streamed_usage, tool_body};
 use crate::support::{chat, sse, Gateway, Spec};
 
 pub const VERTEX: &str =
@@ -50,6 +50,55 @@ async fn claude_and_gemini_on_vertex_and_twenty_requests_one_token_exchange() {
             1,
             "{upstream}: twenty requests, one exchange"
         );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tool_calls_from_claude_and_gemini_on_vertex() {
+    for upstream in [
+        "anthropic/claude-sonnet-4@20250514",
+        "google/gemini-2.5-flash",
+    ] {
+        let mut spec = Spec::new(&[("vx", "vertex", json!({"tool_call": true}))]);
+        spec.providers[0].3 = VERTEX.to_owned();
+        spec.models = Some(model(&[("vx", upstream)]));
+        let gw = Gateway::build(spec).await;
+        let v: Value = chat(&gw, tool_body(false)).await.json().await.unwrap();
+        let call = &v["choices"][0]["message"]["tool_calls"][0];
+        assert_eq!(call["function"]["name"], "get_weather", "{upstream}: {v}");
+        assert_eq!(
+            serde_json::from_str::<Value>(call["function"]["arguments"].as_str().unwrap()).unwrap(),
+            json!({"location": "Paris", "unit": "celsius"})
+        );
+        assert_eq!(v["choices"][0]["finish_reason"], "tool_calls", "{upstream}");
+        let events = sse(&gw, tool_body(true)).await;
+        let name = events
+            .iter()
+            .find_map(|e| e["choices"][0]["delta"]["tool_calls"][0]["function"]["name"].as_str());
+        assert_eq!(name, Some("get_weather"), "{upstream}: {events:?}");
+        let args: String = events
+            .iter()
+            .filter_map(|e| {
+                e["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str()
+            })
+            .collect();
+        assert_eq!(
+            serde_json::from_str::<Value>(&args).unwrap(),
+            json!({"location": "Paris", "unit": "celsius"}),
+            "{upstream}"
+        );
+        assert!(events
+            .iter()
+            .any(|e| e["choices"][0]["finish_reason"] == "tool_calls"));
+        // the call answered in the next turn, by its id
+        gw.mock.set_behaviour("vx", sy_mock::Behaviour::default());
+        let mut next = tool_body(false);
+        let messages = next["messages"].as_array_mut().unwrap();
+        messages.push(json!({"role": "assistant", "content": null, "tool_calls": [call]}));
+        messages
+            .push(json!({"role": "tool", "tool_call_id": call["id"], "content": "{\"temp\": 21}"}));
+        let r = chat(&gw, next).await;
+        assert_eq!(r.status(), 200, "{upstream}: {}", r.text().await.unwrap());
     }
 }
 

@@ -8,7 +8,7 @@ use sy_api::{EmbedInput, EmbedRequest};
 
 use crate::{Embeddings, Target};
 
-pub(super) fn body(req: &EmbedRequest, target: &Target<'_>) -> Vec<u8> {
+pub(crate) fn body(req: &EmbedRequest, target: &Target<'_>) -> Vec<u8> {
     let mut body = req.body.clone();
     body.insert("model".into(), Value::from(target.upstream_model));
     body.insert("encoding_format".into(), Value::from("float"));
@@ -52,7 +52,7 @@ struct Usage {
     prompt_tokens: Option<u64>,
 }
 
-pub(super) fn read(body: &[u8]) -> Result<Embeddings, String> {
+pub(crate) fn read(body: &[u8]) -> Result<Embeddings, String> {
     let a: Answer =
         serde_json::from_slice(body).map_err(|e| format!("not an embeddings list: {e}"))?;
     let mut slots: Vec<Option<Vec<f32>>> = vec![None; a.data.len()];
