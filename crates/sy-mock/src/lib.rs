@@ -64,6 +64,7 @@ mod gemini;
 mod openai;
 mod ratelimit;
 mod reply;
+mod responses;
 mod request;
 mod script;
 mod server;

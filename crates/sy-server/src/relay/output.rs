@@ -180,6 +180,21 @@ impl Out {
         self.flush().await
     }
 
+    /// Renders the end without sending it (`flush_end` sends it).
+    pub fn render_finish(&mut self, end: &End<'_>) {
+        self.render.finish(end, &mut self.buf);
+    }
+
+    /// Sends what `render_finish` rendered.
+    pub async fn flush_end(&mut self) -> Result<(), Gone> {
+        self.flush().await
+    }
+
+    /// The finished answer as the dialect keeps it (Responses' stored response).
+    pub fn response(&self) -> Option<serde_json::Value> {
+        self.render.response()
+    }
+
     /// The answer failed. A client that has content gets the dialect's error event; a streaming
     /// client that has nothing gets a real HTTP error (the handler answers it).
     pub async fn fail(&mut self, err: &ApiError, end: &End<'_>) -> Result<(), Gone> {
