@@ -156,11 +156,15 @@ impl Writer<'_> {
             out.push(self.reasoning_item(r));
         }
         match &reply.tool {
-            Some(t) => out.push(json!({"id": format!("fc_{}", random_hex(16)), "type": "function_call",
-                "status": "completed", "arguments": t.arguments, "call_id": t.id, "name": t.name})),
-            None => out.push(json!({"id": format!("msg_{}", random_hex(16)), "type": "message",
+            Some(t) => out.push(
+                json!({"id": format!("fc_{}", random_hex(16)), "type": "function_call",
+                "status": "completed", "arguments": t.arguments, "call_id": t.id, "name": t.name}),
+            ),
+            None => out.push(
+                json!({"id": format!("msg_{}", random_hex(16)), "type": "message",
                 "status": "completed", "role": "assistant",
-                "content": [{"type": "output_text", "text": reply.text, "annotations": []}]})),
+                "content": [{"type": "output_text", "text": reply.text, "annotations": []}]}),
+            ),
         }
         out
     }
@@ -222,19 +226,37 @@ pub(crate) fn stream(ctx: &Ctx<'_>, reply: &Reply) -> Vec<Step> {
         let id = item["id"].clone();
         let n = output.len();
         s.pace_first();
-        s.send(w.event("response.output_item.added", json!({"output_index": n,
-            "item": {"id": id, "type": "reasoning", "summary": []}})));
-        s.send(w.event("response.reasoning_summary_part.added", json!({"item_id": id,
-            "output_index": n, "summary_index": 0, "part": {"type": "summary_text", "text": ""}})));
+        s.send(w.event(
+            "response.output_item.added",
+            json!({"output_index": n,
+            "item": {"id": id, "type": "reasoning", "summary": []}}),
+        ));
+        s.send(w.event(
+            "response.reasoning_summary_part.added",
+            json!({"item_id": id,
+            "output_index": n, "summary_index": 0, "part": {"type": "summary_text", "text": ""}}),
+        ));
         for piece in crate::thinking::pieces(r) {
-            s.send(w.event("response.reasoning_summary_text.delta", json!({"item_id": id,
-                "output_index": n, "summary_index": 0, "delta": piece})));
+            s.send(w.event(
+                "response.reasoning_summary_text.delta",
+                json!({"item_id": id,
+                "output_index": n, "summary_index": 0, "delta": piece}),
+            ));
         }
-        s.send(w.event("response.reasoning_summary_text.done", json!({"item_id": id,
-            "output_index": n, "summary_index": 0, "text": r})));
-        s.send(w.event("response.reasoning_summary_part.done", json!({"item_id": id,
-            "output_index": n, "summary_index": 0, "part": {"type": "summary_text", "text": r}})));
-        s.send(w.event("response.output_item.done", json!({"output_index": n, "item": item.clone()})));
+        s.send(w.event(
+            "response.reasoning_summary_text.done",
+            json!({"item_id": id,
+            "output_index": n, "summary_index": 0, "text": r}),
+        ));
+        s.send(w.event(
+            "response.reasoning_summary_part.done",
+            json!({"item_id": id,
+            "output_index": n, "summary_index": 0, "part": {"type": "summary_text", "text": r}}),
+        ));
+        s.send(w.event(
+            "response.output_item.done",
+            json!({"output_index": n, "item": item.clone()}),
+        ));
         output.push(item);
     }
     let n = output.len();
@@ -244,22 +266,34 @@ pub(crate) fn stream(ctx: &Ctx<'_>, reply: &Reply) -> Vec<Step> {
         }
         s.pace_first();
         let id = format!("fc_{}", random_hex(16));
-        s.send(w.event("response.output_item.added", json!({"output_index": n,
+        s.send(w.event(
+            "response.output_item.added",
+            json!({"output_index": n,
             "item": {"id": id, "type": "function_call", "status": "in_progress", "arguments": "",
-                     "call_id": tool.id, "name": tool.name}})));
+                     "call_id": tool.id, "name": tool.name}}),
+        ));
         for (k, piece) in tool.pieces().into_iter().enumerate() {
             if s.fault_before(k + 1, &w) {
                 return s.into_steps();
             }
             s.pace_token();
-            s.send(w.event("response.function_call_arguments.delta", json!({"item_id": id,
-                "output_index": n, "delta": piece})));
+            s.send(w.event(
+                "response.function_call_arguments.delta",
+                json!({"item_id": id,
+                "output_index": n, "delta": piece}),
+            ));
         }
-        s.send(w.event("response.function_call_arguments.done", json!({"item_id": id,
-            "output_index": n, "arguments": tool.arguments})));
+        s.send(w.event(
+            "response.function_call_arguments.done",
+            json!({"item_id": id,
+            "output_index": n, "arguments": tool.arguments}),
+        ));
         let item = json!({"id": id, "type": "function_call", "status": "completed",
             "arguments": tool.arguments, "call_id": tool.id, "name": tool.name});
-        s.send(w.event("response.output_item.done", json!({"output_index": n, "item": item.clone()})));
+        s.send(w.event(
+            "response.output_item.done",
+            json!({"output_index": n, "item": item.clone()}),
+        ));
         output.push(item);
     } else {
         let id = format!("msg_{}", random_hex(16));
@@ -270,30 +304,48 @@ pub(crate) fn stream(ctx: &Ctx<'_>, reply: &Reply) -> Vec<Step> {
             }
             if k == 0 {
                 s.pace_first();
-                s.send(w.event("response.output_item.added", json!({"output_index": n,
+                s.send(w.event(
+                    "response.output_item.added",
+                    json!({"output_index": n,
                     "item": {"id": id, "type": "message", "status": "in_progress",
-                             "role": "assistant", "content": []}})));
-                s.send(w.event("response.content_part.added", json!({"item_id": id,
+                             "role": "assistant", "content": []}}),
+                ));
+                s.send(w.event(
+                    "response.content_part.added",
+                    json!({"item_id": id,
                     "output_index": n, "content_index": 0,
-                    "part": {"type": "output_text", "text": "", "annotations": []}})));
+                    "part": {"type": "output_text", "text": "", "annotations": []}}),
+                ));
             } else {
                 s.pace_token();
             }
-            s.send(w.event("response.output_text.delta", json!({"item_id": id,
-                "output_index": n, "content_index": 0, "delta": piece, "logprobs": []})));
+            s.send(w.event(
+                "response.output_text.delta",
+                json!({"item_id": id,
+                "output_index": n, "content_index": 0, "delta": piece, "logprobs": []}),
+            ));
         }
         if s.fault_before(count, &w) {
             return s.into_steps();
         }
         let part = json!({"type": "output_text", "text": reply.text, "annotations": []});
         if count > 0 {
-            s.send(w.event("response.output_text.done", json!({"item_id": id, "output_index": n,
-                "content_index": 0, "text": reply.text, "logprobs": []})));
-            s.send(w.event("response.content_part.done", json!({"item_id": id,
-                "output_index": n, "content_index": 0, "part": part.clone()})));
+            s.send(w.event(
+                "response.output_text.done",
+                json!({"item_id": id, "output_index": n,
+                "content_index": 0, "text": reply.text, "logprobs": []}),
+            ));
+            s.send(w.event(
+                "response.content_part.done",
+                json!({"item_id": id,
+                "output_index": n, "content_index": 0, "part": part.clone()}),
+            ));
             let item = json!({"id": id, "type": "message", "status": "completed",
                 "role": "assistant", "content": [part]});
-            s.send(w.event("response.output_item.done", json!({"output_index": n, "item": item.clone()})));
+            s.send(w.event(
+                "response.output_item.done",
+                json!({"output_index": n, "item": item.clone()}),
+            ));
             output.push(item);
         }
     }

@@ -20,8 +20,8 @@ mod error;
 mod generation;
 mod journal;
 mod keys;
-mod responses;
 mod migrate;
+mod responses;
 mod store;
 mod writer;
 

@@ -29,7 +29,8 @@ impl Store {
     /// The driver's error.
     pub async fn put_response(&self, r: &StoredResponse) -> Result<(), StoreError> {
         self.ready().await?;
-        const SQL: &str = "INSERT INTO responses (id, owner, created_at, provider, items, response) \
+        const SQL: &str =
+            "INSERT INTO responses (id, owner, created_at, provider, items, response) \
              VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (id) DO UPDATE SET items = excluded.items, response = excluded.response";
         with_pool!(self, pool => sqlx::query(SQL)

@@ -80,9 +80,8 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Request, ApiError> {
     if !conv.tools.is_empty() {
         needs.push("tools");
     }
-    let untranslatable = other_tool.map(|t| {
-        format!("tool type `{t}` is served only by openai-responses endpoints")
-    });
+    let untranslatable =
+        other_tool.map(|t| format!("tool type `{t}` is served only by openai-responses endpoints"));
     Ok(Request {
         untranslatable,
         family: Family::Responses,
@@ -188,7 +187,12 @@ fn turns(body: &Map<String, Value>) -> Result<(Vec<Turn>, Vec<Part>), ApiError> 
         None | Some(Value::Null) => return Err(field_error("input", "is required")),
         Some(Value::String(s)) => return Ok((vec![user_text(s)], Vec::new())),
         Some(Value::Array(items)) => items,
-        Some(_) => return Err(field_error("input", "must be a string or an array of items")),
+        Some(_) => {
+            return Err(field_error(
+                "input",
+                "must be a string or an array of items",
+            ))
+        }
     };
     let mut turns: Vec<Turn> = Vec::with_capacity(items.len());
     let mut system = Vec::new();
@@ -254,7 +258,12 @@ fn turns(body: &Map<String, Value>) -> Result<(Vec<Turn>, Vec<Part>), ApiError> 
             "reasoning" => {
                 let mut text = String::new();
                 for key in ["summary", "content"] {
-                    for s in item.get(key).and_then(Value::as_array).into_iter().flatten() {
+                    for s in item
+                        .get(key)
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
                         if let Some(t) = s.get("text").and_then(Value::as_str) {
                             if !text.is_empty() {
                                 text.push('\n');
@@ -386,10 +395,7 @@ fn content(v: Option<&Value>, at: &str) -> Result<Vec<Part>, ApiError> {
                 if let Some(data) = p.get("file_data").and_then(Value::as_str) {
                     parts.push(Part::Document {
                         source: Media::from_url(data),
-                        name: p
-                            .get("filename")
-                            .and_then(Value::as_str)
-                            .map(str::to_owned),
+                        name: p.get("filename").and_then(Value::as_str).map(str::to_owned),
                         cache: None,
                     });
                 } else if let Some(url) = p.get("file_url").and_then(Value::as_str) {

@@ -140,7 +140,11 @@ impl ResponsesRender {
             Self::obj(json!({"response": r.clone()})),
             out,
         );
-        self.emit("response.in_progress", Self::obj(json!({"response": r})), out);
+        self.emit(
+            "response.in_progress",
+            Self::obj(json!({"response": r})),
+            out,
+        );
     }
 
     fn item_id(meta: &Meta<'_>, prefix: &str, index: usize) -> String {
@@ -185,14 +189,18 @@ impl ResponsesRender {
         match kind {
             Kind::Message => self.emit(
                 "response.content_part.added",
-                Self::obj(json!({"item_id": id, "output_index": idx, "content_index": 0,
-                    "part": {"type": "output_text", "text": "", "annotations": []}})),
+                Self::obj(
+                    json!({"item_id": id, "output_index": idx, "content_index": 0,
+                    "part": {"type": "output_text", "text": "", "annotations": []}}),
+                ),
                 out,
             ),
             Kind::Reasoning => self.emit(
                 "response.reasoning_summary_part.added",
-                Self::obj(json!({"item_id": id, "output_index": idx, "summary_index": 0,
-                    "part": {"type": "summary_text", "text": ""}})),
+                Self::obj(
+                    json!({"item_id": id, "output_index": idx, "summary_index": 0,
+                    "part": {"type": "summary_text", "text": ""}}),
+                ),
                 out,
             ),
             Kind::Call => {}
@@ -206,28 +214,36 @@ impl ResponsesRender {
             Kind::Message => {
                 self.emit(
                     "response.output_text.done",
-                    Self::obj(json!({"item_id": id, "output_index": idx, "content_index": 0,
-                        "text": o.text, "logprobs": []})),
+                    Self::obj(
+                        json!({"item_id": id, "output_index": idx, "content_index": 0,
+                        "text": o.text, "logprobs": []}),
+                    ),
                     out,
                 );
                 self.emit(
                     "response.content_part.done",
-                    Self::obj(json!({"item_id": id, "output_index": idx, "content_index": 0,
-                        "part": {"type": "output_text", "text": o.text, "annotations": []}})),
+                    Self::obj(
+                        json!({"item_id": id, "output_index": idx, "content_index": 0,
+                        "part": {"type": "output_text", "text": o.text, "annotations": []}}),
+                    ),
                     out,
                 );
             }
             Kind::Reasoning => {
                 self.emit(
                     "response.reasoning_summary_text.done",
-                    Self::obj(json!({"item_id": id, "output_index": idx, "summary_index": 0,
-                        "text": o.text})),
+                    Self::obj(
+                        json!({"item_id": id, "output_index": idx, "summary_index": 0,
+                        "text": o.text}),
+                    ),
                     out,
                 );
                 self.emit(
                     "response.reasoning_summary_part.done",
-                    Self::obj(json!({"item_id": id, "output_index": idx, "summary_index": 0,
-                        "part": {"type": "summary_text", "text": o.text}})),
+                    Self::obj(
+                        json!({"item_id": id, "output_index": idx, "summary_index": 0,
+                        "part": {"type": "summary_text", "text": o.text}}),
+                    ),
                     out,
                 );
             }

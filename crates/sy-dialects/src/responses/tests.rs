@@ -43,9 +43,7 @@ fn items_become_turns() {
         "text": {"format": {"type": "json_schema", "name": "w", "schema": {"type": "object"}}},
         "reasoning": {"effort": "low"}
     });
-    let req = Responses
-        .parse(body.to_string().as_bytes(), &[])
-        .unwrap();
+    let req = Responses.parse(body.to_string().as_bytes(), &[]).unwrap();
     assert_eq!(req.family, Family::Responses);
     assert_eq!(req.routing.model.as_deref(), Some("m/x"));
     assert_eq!(req.routing.models, ["m/y"]);
@@ -53,24 +51,35 @@ fn items_become_turns() {
     let c = &req.conv;
     assert_eq!(c.system, vec![Part::text("be brief")]);
     let roles: Vec<Role> = c.turns.iter().map(|t| t.role).collect();
-    assert_eq!(
-        roles,
-        [Role::User, Role::Assistant, Role::Tool, Role::User]
-    );
+    assert_eq!(roles, [Role::User, Role::Assistant, Role::Tool, Role::User]);
     assert_eq!(c.turns[1].parts.len(), 3);
-    assert!(matches!(&c.turns[1].parts[1], Part::Encrypted { origin: Family::Responses, .. }));
+    assert!(matches!(
+        &c.turns[1].parts[1],
+        Part::Encrypted {
+            origin: Family::Responses,
+            ..
+        }
+    ));
     assert_eq!(c.tool_choice, ToolChoice::Required);
     assert_eq!(req.max_tokens, Some(50));
     assert!(c.params.format.is_some());
-    assert_eq!(c.params.reasoning.as_ref().unwrap().effort.as_deref(), Some("low"));
+    assert_eq!(
+        c.params.reasoning.as_ref().unwrap().effort.as_deref(),
+        Some("low")
+    );
 
-    let bad = Responses.parse(br#"{"model":"m","input":7}"#, &[]).unwrap_err();
+    let bad = Responses
+        .parse(br#"{"model":"m","input":7}"#, &[])
+        .unwrap_err();
     assert_eq!(bad.status, 400);
     let v: Value = serde_json::from_slice(&Responses.error_body(&bad)).unwrap();
     assert_eq!(v["error"]["type"], "invalid_request_error");
     assert_eq!(v["error"]["param"], "input");
     let web = Responses
-        .parse(br#"{"model":"m","input":"x","tools":[{"type":"web_search"}]}"#, &[])
+        .parse(
+            br#"{"model":"m","input":"x","tools":[{"type":"web_search"}]}"#,
+            &[],
+        )
         .unwrap();
     assert!(web.untranslatable.unwrap().contains("web_search"));
 }
@@ -102,23 +111,56 @@ fn a_stream_of_reasoning_text_and_a_call() {
         Event::EncryptedReasoning("enc".into()),
         Event::Text("Hel".into()),
         Event::Text("lo".into()),
-        Event::ToolStart { index: 0, id: "call_1".into(), name: "get".into() },
-        Event::ToolArgs { index: 0, delta: "{}".into() },
+        Event::ToolStart {
+            index: 0,
+            id: "call_1".into(),
+            name: "get".into(),
+        },
+        Event::ToolArgs {
+            index: 0,
+            delta: "{}".into(),
+        },
         Event::Finish(Finish::ToolCalls),
     ] {
         r.event(&e, &m, &mut out);
     }
-    let usage = Usage { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7, cost: 0.5, ..Usage::default() };
-    r.finish(&End { meta: m, usage: &usage, finish: None }, &mut out);
+    let usage = Usage {
+        prompt_tokens: 3,
+        completion_tokens: 4,
+        total_tokens: 7,
+        cost: 0.5,
+        ..Usage::default()
+    };
+    r.finish(
+        &End {
+            meta: m,
+            usage: &usage,
+            finish: None,
+        },
+        &mut out,
+    );
     let evs = events(&out);
     let names: Vec<&str> = evs.iter().map(|e| e["type"].as_str().unwrap()).collect();
-    assert_eq!(names[..3], ["response.created", "response.in_progress", "response.output_item.added"]);
+    assert_eq!(
+        names[..3],
+        [
+            "response.created",
+            "response.in_progress",
+            "response.output_item.added"
+        ]
+    );
     assert_eq!(*names.last().unwrap(), "response.completed");
     for (i, e) in evs.iter().enumerate() {
         assert_eq!(e["sequence_number"], i);
     }
-    let added = names.iter().filter(|n| **n == "response.output_item.added").count();
-    let done = names.iter().filter(|n| **n == "response.output_item.done").count();
+    let added = names
+        .iter()
+        .filter(|n| **n == "response.output_item.added")
+        .count();
+    let done = names
+        .iter()
+        .filter(|n| **n == "response.output_item.done")
+        .count();
     assert_eq!((added, done), (3, 3));
     let resp = &evs.last().unwrap()["response"];
     assert_eq!(resp["id"], "gen-abc");
@@ -141,8 +183,12 @@ fn a_collected_answer_and_encrypted_reasoning_from_elsewhere() {
     r.event(&Event::Finish(Finish::Length), &m, &mut out);
     assert!(out.is_empty());
     let usage = Usage::default();
-    let body: Value =
-        serde_json::from_slice(&r.body(&End { meta: m, usage: &usage, finish: None })).unwrap();
+    let body: Value = serde_json::from_slice(&r.body(&End {
+        meta: m,
+        usage: &usage,
+        finish: None,
+    }))
+    .unwrap();
     assert_eq!(body["status"], "incomplete");
     assert_eq!(body["incomplete_details"]["reason"], "max_output_tokens");
     assert_eq!(body["output"].as_array().unwrap().len(), 1);

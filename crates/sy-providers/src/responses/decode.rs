@@ -216,7 +216,12 @@ pub(crate) fn whole_body(body: &[u8], out: &mut Vec<Frame>) -> Result<(), String
     for item in items {
         match item.get("type").and_then(Value::as_str) {
             Some("message") => {
-                for part in item.get("content").and_then(Value::as_array).into_iter().flatten() {
+                for part in item
+                    .get("content")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
                     match part.get("type").and_then(Value::as_str) {
                         Some("output_text") => events.push(Event::Text(text(part, "text"))),
                         Some("refusal") => events.push(Event::Refusal(text(part, "refusal"))),
@@ -225,7 +230,12 @@ pub(crate) fn whole_body(body: &[u8], out: &mut Vec<Frame>) -> Result<(), String
                 }
             }
             Some("reasoning") => {
-                for s in item.get("summary").and_then(Value::as_array).into_iter().flatten() {
+                for s in item
+                    .get("summary")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
                     events.push(Event::Reasoning(text(s, "text")));
                 }
                 if let Some(e) = item

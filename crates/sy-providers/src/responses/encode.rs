@@ -165,7 +165,10 @@ fn translated(req: &Request, target: &Target<'_>) -> Map<String, Value> {
     }
     match &p.format {
         Some(OutputFormat::JsonObject) => {
-            body.insert("text".to_owned(), json!({"format": {"type": "json_object"}}));
+            body.insert(
+                "text".to_owned(),
+                json!({"format": {"type": "json_object"}}),
+            );
         }
         Some(OutputFormat::JsonSchema {
             name,

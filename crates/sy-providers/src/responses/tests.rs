@@ -46,7 +46,15 @@ fn a_whole_response_decodes() {
         "output": [{"type": "message", "content": [{"type": "output_text", "text": "Hel"}]}],
         "usage": {"input_tokens": 3, "output_tokens": 1}});
     assert_golden(
-        &render(&decode(&OpenAiResponses, Api::OpenAiResponses, &whole.to_string(), true).unwrap()),
+        &render(
+            &decode(
+                &OpenAiResponses,
+                Api::OpenAiResponses,
+                &whole.to_string(),
+                true,
+            )
+            .unwrap(),
+        ),
         r#"
         text "Hel"
         usage prompt=3 completion=1 cached=- write=- reasoning=-
@@ -61,7 +69,11 @@ fn responses_requests_pass_through_and_reasoning_stays_with_its_issuer() {
     let mut p = provider(Api::OpenAiResponses);
     p.name = "alpha".to_owned();
     let t = target(&p);
-    let mut req = Request::new(Family::Responses, Routing::default(), Conversation::default());
+    let mut req = Request::new(
+        Family::Responses,
+        Routing::default(),
+        Conversation::default(),
+    );
     let body = json!({"input": [
             {"role": "user", "content": "hi"},
             {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "a", RESPONSES_ISSUER: "alpha"},
@@ -88,35 +100,64 @@ fn other_dialects_are_translated_into_items() {
     let conv = Conversation {
         system: vec![Part::text("be brief")],
         turns: vec![
-            Turn { role: Role::User, parts: vec![Part::text("weather?")] },
+            Turn {
+                role: Role::User,
+                parts: vec![Part::text("weather?")],
+            },
             Turn {
                 role: Role::Assistant,
                 parts: vec![
-                    Part::Reasoning { text: "x".into(), signature: Some("s".into()), origin: Some(Family::Messages) },
-                    Part::ToolCall { id: "c1".into(), name: "get".into(), arguments: "{}".into() },
+                    Part::Reasoning {
+                        text: "x".into(),
+                        signature: Some("s".into()),
+                        origin: Some(Family::Messages),
+                    },
+                    Part::ToolCall {
+                        id: "c1".into(),
+                        name: "get".into(),
+                        arguments: "{}".into(),
+                    },
                 ],
             },
             Turn {
                 role: Role::Tool,
-                parts: vec![Part::ToolResult { call_id: "c1".into(), name: None,
-                    content: vec![Part::text("sunny")], is_error: false, cache: None }],
+                parts: vec![Part::ToolResult {
+                    call_id: "c1".into(),
+                    name: None,
+                    content: vec![Part::text("sunny")],
+                    is_error: false,
+                    cache: None,
+                }],
             },
         ],
-        tools: vec![Tool { name: "get".into(), description: None, parameters: json!({"type": "object"}),
-            strict: None, cache: None }],
+        tools: vec![Tool {
+            name: "get".into(),
+            description: None,
+            parameters: json!({"type": "object"}),
+            strict: None,
+            cache: None,
+        }],
         ..Conversation::default()
     };
     let mut req = Request::new(Family::Chat, Routing::default(), conv);
     req.conv.params.max_tokens = Some(9);
-    let call = OpenAiResponses.encode(&req, &t, Continue::Prefill("Sun")).unwrap();
+    let call = OpenAiResponses
+        .encode(&req, &t, Continue::Prefill("Sun"))
+        .unwrap();
     let sent: Value = serde_json::from_slice(&call.body).unwrap();
     assert_eq!(sent["instructions"], "be brief");
     assert_eq!(sent["max_output_tokens"], 9);
     assert_eq!(sent["store"], false);
-    assert_eq!(sent["tools"][0], json!({"type": "function", "name": "get", "parameters": {"type": "object"}}));
+    assert_eq!(
+        sent["tools"][0],
+        json!({"type": "function", "name": "get", "parameters": {"type": "object"}})
+    );
     let items = sent["input"].as_array().unwrap();
     assert_eq!(items[0], json!({"role": "user", "content": "weather?"}));
     assert_eq!(items[1]["type"], "function_call");
-    assert_eq!(items[2], json!({"type": "function_call_output", "call_id": "c1", "output": "sunny"}));
+    assert_eq!(
+        items[2],
+        json!({"type": "function_call_output", "call_id": "c1", "output": "sunny"})
+    );
     assert_eq!(items[3], json!({"role": "assistant", "content": "Sun"}));
 }

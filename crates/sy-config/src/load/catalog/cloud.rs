@@ -122,10 +122,8 @@ pub(super) fn default_base_url(api: Api, c: &Cloud) -> Option<String> {
 pub(super) fn key_need(api: Api) -> Need {
     match api {
         Api::Gemini | Api::Azure => Need::Required,
-        Api::OpenAi
-        | Api::OpenAiResponses
-        | Api::Anthropic
-        | Api::Bedrock
-        | Api::Vertex => Need::Optional,
+        Api::OpenAi | Api::OpenAiResponses | Api::Anthropic | Api::Bedrock | Api::Vertex => {
+            Need::Optional
+        }
     }
 }
