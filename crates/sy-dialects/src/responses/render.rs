@@ -282,6 +282,32 @@ impl ResponsesRender {
         self.emit(name, v, out);
     }
 
+    /// An upstream's finished item of a kind the typed events do not carry, as it sent it.
+    fn pass_item(&mut self, data: &str, meta: &Meta<'_>, out: &mut Vec<u8>) {
+        let Ok(v) = serde_json::from_str::<Value>(data) else {
+            return;
+        };
+        let Some(item) = v.get("item") else { return };
+        let kind = item.get("type").and_then(Value::as_str).unwrap_or_default();
+        if matches!(kind, "message" | "reasoning" | "function_call" | "") {
+            return;
+        }
+        self.start(meta, out);
+        self.close(out);
+        let idx = self.output.len();
+        self.emit(
+            "response.output_item.added",
+            Self::obj(json!({"output_index": idx, "item": item.clone()})),
+            out,
+        );
+        self.emit(
+            "response.output_item.done",
+            Self::obj(json!({"output_index": idx, "item": item.clone()})),
+            out,
+        );
+        self.output.push(item.clone());
+    }
+
     fn end_status(&self, end: &End<'_>) -> (&'static str, Option<Finish>) {
         let finish = self.finish.or(end.finish);
         match finish {
@@ -336,11 +362,17 @@ fn item_value(o: &Open, status: &str) -> Value {
 }
 
 impl Render for ResponsesRender {
-    fn pass(&mut self, _raw: &RawFrame, events: &[Event], meta: &Meta<'_>, out: &mut Vec<u8>) {
-        // an openai-responses upstream's frames: its events carry everything the client gets,
-        // rendered with the gateway's ids so that a continuation from elsewhere fits in
+    fn pass(&mut self, raw: &RawFrame, events: &[Event], meta: &Meta<'_>, out: &mut Vec<u8>) {
+        // an openai-responses upstream's frames: its events carry what the client gets, rendered
+        // with the gateway's ids so that a continuation from elsewhere fits in; items of other
+        // kinds (a web search call, ...) go through whole
         for e in events {
             self.event(e, meta, out);
+        }
+        if raw.event.as_deref() == Some("response.output_item.done")
+            || raw.data.contains("\"response.output_item.done\"")
+        {
+            self.pass_item(&raw.data, meta, out);
         }
     }
 

@@ -194,3 +194,25 @@ fn a_collected_answer_and_encrypted_reasoning_from_elsewhere() {
     assert_eq!(body["output"].as_array().unwrap().len(), 1);
     assert_eq!(body["output"][0]["content"][0]["text"], "hi");
 }
+
+#[test]
+fn items_of_other_kinds_pass_through_whole() {
+    let mut r = Responses.render(true);
+    let m = meta(Family::Responses);
+    let mut out = Vec::new();
+    let raw = sy_api::RawFrame {
+        event: Some("response.output_item.done".into()),
+        data: json!({"type": "response.output_item.done", "output_index": 0,
+            "item": {"id": "ws_1", "type": "web_search_call", "status": "completed"}})
+        .to_string(),
+    };
+    r.pass(&raw, &[], &m, &mut out);
+    r.event(&Event::Text("found".into()), &m, &mut out);
+    let usage = Usage::default();
+    r.finish(&End { meta: m, usage: &usage, finish: None }, &mut out);
+    let evs = events(&out);
+    let resp = &evs.last().unwrap()["response"];
+    assert_eq!(resp["output"][0]["type"], "web_search_call");
+    assert_eq!(resp["output"][1]["content"][0]["text"], "found");
+    assert_eq!(resp["output"][1]["id"], "msg_abc1");
+}
