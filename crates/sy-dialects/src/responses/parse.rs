@@ -10,6 +10,19 @@ use sy_api::{
     Reasoning, Request, Role, Tool, ToolChoice, Turn, MAX_COMPLETION_TOKENS,
 };
 
+/// OpenRouter request fields Switchyard does not act on: accepted, never sent upstream (SPEC
+/// §4). (`reasoning` and `prompt` are Responses' own fields here.)
+const OPENROUTER_ONLY: &[&str] = &[
+    "usage",
+    "transforms",
+    "route",
+    "plugins",
+    "debug",
+    "include_reasoning",
+    "session_id",
+    "trace",
+];
+
 pub(crate) fn parse(bytes: &[u8]) -> Result<Request, ApiError> {
     let value: Value = serde_json::from_slice(bytes).map_err(|e| {
         ApiError::bad_request(format!("request body is not valid JSON: {e}"))

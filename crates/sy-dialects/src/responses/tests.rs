@@ -41,13 +41,16 @@ fn items_become_turns() {
         "tools": [{"type": "function", "name": "get", "parameters": {"type": "object"}}],
         "tool_choice": "required", "max_output_tokens": 50,
         "text": {"format": {"type": "json_schema", "name": "w", "schema": {"type": "object"}}},
-        "reasoning": {"effort": "low"}
+        "reasoning": {"effort": "low"},
+        "usage": {"include": true}, "transforms": []
     });
     let req = Responses.parse(body.to_string().as_bytes(), &[]).unwrap();
     assert_eq!(req.family, Family::Responses);
     assert_eq!(req.routing.model.as_deref(), Some("m/x"));
     assert_eq!(req.routing.models, ["m/y"]);
     assert!(!req.body.contains_key("models") && !req.body.contains_key("model"));
+    assert!(!req.body.contains_key("usage") && !req.body.contains_key("transforms"));
+    assert!(req.body.contains_key("reasoning"));
     let c = &req.conv;
     assert_eq!(c.system, vec![Part::text("be brief")]);
     let roles: Vec<Role> = c.turns.iter().map(|t| t.role).collect();
