@@ -87,8 +87,14 @@ async fn run(storage_url: &str) {
     terminate(gw);
     let gw = serve(dir.path(), &cfg).await;
     let url = format!("{}/v1/responses/{id}", gw.url);
-    assert_eq!(call(&http, reqwest::Method::GET, url.clone(), &a).await, 200);
-    assert_eq!(call(&http, reqwest::Method::GET, url.clone(), &b).await, 404);
+    assert_eq!(
+        call(&http, reqwest::Method::GET, url.clone(), &a).await,
+        200
+    );
+    assert_eq!(
+        call(&http, reqwest::Method::GET, url.clone(), &b).await,
+        404
+    );
     let next = json!({"model": "test/m", "input": "Which colour?", "previous_response_id": id,
                       "provider": {"only": ["claude"]}});
     let (status, _) = post(&http, &gw, &b, &next).await;
@@ -101,8 +107,14 @@ async fn run(storage_url: &str) {
     assert!(msgs[0].to_string().contains("Remember: blue."));
     assert!(msgs[1].to_string().contains(TEXT));
     // deleted by its key only
-    assert_eq!(call(&http, reqwest::Method::DELETE, url.clone(), &b).await, 404);
-    assert_eq!(call(&http, reqwest::Method::DELETE, url.clone(), &a).await, 200);
+    assert_eq!(
+        call(&http, reqwest::Method::DELETE, url.clone(), &b).await,
+        404
+    );
+    assert_eq!(
+        call(&http, reqwest::Method::DELETE, url.clone(), &a).await,
+        200
+    );
     assert_eq!(call(&http, reqwest::Method::GET, url, &a).await, 404);
     terminate(gw);
     stop.cancel();

@@ -93,6 +93,9 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Request, ApiError> {
     if !conv.tools.is_empty() {
         needs.push("tools");
     }
+    for k in OPENROUTER_ONLY {
+        body.remove(*k);
+    }
     let untranslatable =
         other_tool.map(|t| format!("tool type `{t}` is served only by openai-responses endpoints"));
     Ok(Request {

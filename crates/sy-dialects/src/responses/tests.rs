@@ -212,7 +212,14 @@ fn items_of_other_kinds_pass_through_whole() {
     r.pass(&raw, &[], &m, &mut out);
     r.event(&Event::Text("found".into()), &m, &mut out);
     let usage = Usage::default();
-    r.finish(&End { meta: m, usage: &usage, finish: None }, &mut out);
+    r.finish(
+        &End {
+            meta: m,
+            usage: &usage,
+            finish: None,
+        },
+        &mut out,
+    );
     let evs = events(&out);
     let resp = &evs.last().unwrap()["response"];
     assert_eq!(resp["output"][0]["type"], "web_search_call");
