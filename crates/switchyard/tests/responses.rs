@@ -349,10 +349,14 @@ async fn stored_responses_continue_on_another_protocol_and_belong_to_their_key()
     assert_eq!(r.status(), 404);
     let e: Value = r.json().await.unwrap();
     assert_eq!(e["error"]["type"], "not_found_error");
+    assert_eq!(e["error"]["param"], Value::Null);
     // another key cannot continue it either
     let next = json!({"model": "test/m", "input": "What is my name?", "previous_response_id": id,
                       "provider": {"only": ["claude"]}});
-    assert_eq!(post(&gw, Some(&b), &next).await.status(), 404);
+    let r = post(&gw, Some(&b), &next).await;
+    assert_eq!(r.status(), 404);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["param"], "previous_response_id");
     // its key continues it on an Anthropic endpoint: the stored turns replayed in Messages
     let r = post(&gw, Some(&a), &next).await;
     assert_eq!(r.status(), 200);

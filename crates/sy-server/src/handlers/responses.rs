@@ -55,10 +55,14 @@ fn unavailable(e: &sy_store::StoreError) -> ApiError {
     ApiError::new(503, "the store is unavailable; try again shortly")
 }
 
-fn not_found(id: &str) -> ApiError {
-    ApiError::new(404, format!("Response with id '{id}' not found."))
-        .with("id", Value::from(id))
-        .with("field", Value::from("previous_response_id"))
+/// An unknown id (or another key's), named as the parameter that carried it, if any.
+fn not_found(id: &str, field: Option<&str>) -> ApiError {
+    let e = ApiError::new(404, format!("Response with id '{id}' not found."))
+        .with("id", Value::from(id));
+    match field {
+        Some(f) => e.with("field", Value::from(f)),
+        None => e,
+    }
 }
 
 /// Reads the body's state fields; with `previous_response_id`, the body continuing the stored
@@ -102,7 +106,7 @@ pub async fn prepare(
         None => None,
     };
     let Some(found) = found else {
-        return Err(not_found(&id));
+        return Err(not_found(&id, Some("previous_response_id")));
     };
     let mut history: Vec<Value> = serde_json::from_str(&found.items).unwrap_or_default();
     let response: Value = serde_json::from_str(&found.response).unwrap_or(Value::Null);
@@ -192,7 +196,7 @@ async fn lookup(state: &AppState, headers: &HeaderMap, id: &str) -> Result<Value
             .map_err(|e| unavailable(&e))?,
         None => None,
     };
-    let found = found.ok_or_else(|| not_found(id))?;
+    let found = found.ok_or_else(|| not_found(id, None))?;
     Ok(serde_json::from_str(&found.response).unwrap_or(Value::Null))
 }
 
@@ -215,7 +219,7 @@ pub async fn delete(
             None => false,
         };
         if !deleted {
-            return Err(not_found(&id));
+            return Err(not_found(&id, None));
         }
         Ok::<_, ApiError>(json!({"id": id, "object": "response", "deleted": true}))
     };
