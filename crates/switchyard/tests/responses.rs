@@ -334,6 +334,9 @@ async fn stored_responses_continue_on_another_protocol_and_belong_to_their_key()
         .as_str()
         .unwrap()
         .to_owned();
+    // a stream's response objects repeat the request's fields too
+    assert_eq!(ev[0]["response"]["store"], true);
+    assert_eq!(ev.last().unwrap()["response"]["store"], true);
     // read back by its key only
     let get = |key: String, id: String| {
         let http = gw.http.clone();
@@ -362,6 +365,7 @@ async fn stored_responses_continue_on_another_protocol_and_belong_to_their_key()
     assert_eq!(r.status(), 200);
     let second: Value = r.json().await.unwrap();
     assert_eq!(second["previous_response_id"], id.as_str());
+    assert_eq!(second["store"], true);
     let seen = gw.mock.last_request("claude").unwrap();
     let msgs = seen["body"]["messages"].as_array().unwrap();
     assert_eq!(msgs.len(), 3, "{msgs:?}");

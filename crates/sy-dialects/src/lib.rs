@@ -77,6 +77,8 @@ pub trait Render: Send {
     fn response(&self) -> Option<serde_json::Value> {
         None
     }
+    /// Request fields the answer's objects repeat (Responses' `metadata`, `instructions`, ...).
+    fn echo(&mut self, _fields: serde_json::Map<String, serde_json::Value>) {}
 }
 
 /// The dialect of each family that has one.

@@ -49,6 +49,8 @@ pub(crate) struct ResponsesRender {
     finish: Option<Finish>,
     /// The final response object, once rendered (what the server stores).
     done: Option<Value>,
+    /// Request fields every response object repeats.
+    echo: Map<String, Value>,
 }
 
 /// Responses' usage object, with the cost.
@@ -74,6 +76,7 @@ impl ResponsesRender {
             calls: HashMap::new(),
             finish: None,
             done: None,
+            echo: Map::new(),
         }
     }
 
@@ -96,6 +99,16 @@ impl ResponsesRender {
 
     /// The response object.
     fn response(&self, meta: &Meta<'_>, status: &str, usage: Option<&Usage>) -> Value {
+        let mut r = self.bare_response(meta, status, usage);
+        if let Some(o) = r.as_object_mut() {
+            for (k, v) in &self.echo {
+                o.insert(k.clone(), v.clone());
+            }
+        }
+        r
+    }
+
+    fn bare_response(&self, meta: &Meta<'_>, status: &str, usage: Option<&Usage>) -> Value {
         let mut output = self.output.clone();
         if let Some(o) = &self.open {
             output.push(item_value(o, "in_progress"));
@@ -453,5 +466,9 @@ impl Render for ResponsesRender {
 
     fn response(&self) -> Option<Value> {
         self.done.clone()
+    }
+
+    fn echo(&mut self, fields: Map<String, Value>) {
+        self.echo = fields;
     }
 }

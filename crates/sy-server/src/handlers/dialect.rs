@@ -206,6 +206,9 @@ enum Outcome {
 
 async fn collect(relay: Relay, keep: Option<Keep>) -> Result<Response, ApiError> {
     let mut out = Out::new(relay.dialect, None);
+    if let Some(k) = &keep {
+        out.echo(k.fields());
+    }
     let span = tracing::info_span!("request", id = %relay.gen_id, streamed = false);
     let ending = relay.state.ending.clone();
     let outcome = tokio::select! {
@@ -222,15 +225,14 @@ async fn collect(relay: Relay, keep: Option<Keep>) -> Result<Response, ApiError>
     let (at, finish) = ended.result?;
     let meta = relay.meta(at);
     let usage = relay.usage();
-    let mut body = out.body(&End {
+    let body = out.body(&End {
         meta,
         usage: &usage,
         finish,
     });
+    // kept before the client has it, so that its next request finds it
     if let (Some(keep), Some(response)) = (&keep, out.response()) {
-        keep.save(&relay.state, meta.provider, response.clone())
-            .await;
-        body = serde_json::to_vec(&keep.complete(response)).unwrap_or(body);
+        keep.save(&relay.state, meta.provider, response).await;
     }
     let mut r = json_bytes(StatusCode::OK, body);
     head_headers(
@@ -273,6 +275,9 @@ async fn streaming(relay: Relay, keep: Option<Keep>) -> Result<Response, ApiErro
                 idle,
             }),
         );
+        if let Some(k) = &keep {
+            out.echo(k.fields());
+        }
         let ending = relay.state.ending.clone();
         let span = tracing::info_span!("request", id = %relay.gen_id, streamed = true);
         let outcome = tokio::select! {

@@ -130,13 +130,17 @@ pub async fn prepare(
 }
 
 impl Keep {
+    /// The request fields a response object repeats, `store` among them.
+    pub fn fields(&self) -> Map<String, Value> {
+        let mut f = self.echo.clone();
+        f.insert("store".to_owned(), Value::Bool(self.store));
+        f
+    }
+
     /// The response as the client sees it: the request's fields repeated.
     pub fn complete(&self, mut response: Value) -> Value {
         if let Some(o) = response.as_object_mut() {
-            for (k, v) in &self.echo {
-                o.insert(k.clone(), v.clone());
-            }
-            o.insert("store".to_owned(), Value::Bool(self.store));
+            o.extend(self.fields());
         }
         response
     }
