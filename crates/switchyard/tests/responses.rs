@@ -456,3 +456,30 @@ async fn encrypted_reasoning_goes_back_only_to_its_issuer() {
     );
     assert!(sent.to_string().contains("Think."));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_broken_after_content_ends_with_response_failed() {
+    let gw = Gateway::start_with(
+        &[(
+            "oai",
+            "openai-responses",
+            json!({"text": TEXT, "cut_after": 3}),
+        )],
+        "",
+    )
+    .await;
+    let ev = events(post(&gw, None, &rich_body(true)).await).await;
+    let last = ev.last().unwrap();
+    assert_eq!(last["type"], "response.failed");
+    assert_eq!(last["response"]["status"], "failed");
+    assert!(last["response"]["error"]["message"].is_string());
+    let added = ev
+        .iter()
+        .filter(|e| e["type"] == "response.output_item.added")
+        .count();
+    let done = ev
+        .iter()
+        .filter(|e| e["type"] == "response.output_item.done")
+        .count();
+    assert_eq!(added, done, "every item is closed before the end");
+}
