@@ -22,5 +22,5 @@ pub use prefs::{
     field_error, lift_routing, string_list, DataCollection, MaxPrice, Partition, ProviderPrefs,
     Routing, SortBy, SortSpec,
 };
-pub use request::{Family, Request, MAX_COMPLETION_TOKENS};
+pub use request::{Family, Request, MAX_COMPLETION_TOKENS, RESPONSES_ISSUER};
 pub use usage::Usage;

@@ -35,6 +35,11 @@ impl Family {
     }
 }
 
+/// The member of a stored Responses reasoning item naming the provider that issued its
+/// `encrypted_content`: an `openai-responses` endpoint receives such an item only from the same
+/// provider, and never this member (SPEC §4.7).
+pub const RESPONSES_ISSUER: &str = "x_switchyard_provider";
+
 /// A validated request.
 #[derive(Debug, Clone)]
 pub struct Request {

@@ -114,6 +114,8 @@ impl Default for RoutingConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Api {
     OpenAi,
+    /// OpenAI's Responses API (`POST {base_url}/responses`).
+    OpenAiResponses,
     Anthropic,
     /// Google AI Studio's Gemini API (`generateContent`).
     Gemini,
@@ -130,6 +132,7 @@ impl Api {
     pub fn as_str(self) -> &'static str {
         match self {
             Api::OpenAi => "openai",
+            Api::OpenAiResponses => "openai-responses",
             Api::Anthropic => "anthropic",
             Api::Gemini => "gemini",
             Api::Azure => "azure",

@@ -10,12 +10,14 @@
 mod chat;
 pub mod embeddings;
 mod messages;
+pub mod responses;
 mod sse;
 
 use sy_api::{ApiError, Event, Family, Finish, RawFrame, Request, Usage};
 
 pub use chat::{Aggregate, Chat};
 pub use messages::Messages;
+pub use responses::Responses;
 
 /// Who answered, as the client sees it on every chunk.
 #[derive(Debug, Clone, Copy)]
@@ -70,6 +72,13 @@ pub trait Render: Send {
     fn fail(&mut self, err: &ApiError, end: &End<'_>, out: &mut Vec<u8>);
     /// The whole answer as one body (a collecting renderer).
     fn body(&mut self, end: &End<'_>) -> Vec<u8>;
+    /// The finished answer as a value to keep, for dialects with state (Responses' `store`);
+    /// set once `finish` or `body` ran.
+    fn response(&self) -> Option<serde_json::Value> {
+        None
+    }
+    /// Request fields the answer's objects repeat (Responses' `metadata`, `instructions`, ...).
+    fn echo(&mut self, _fields: serde_json::Map<String, serde_json::Value>) {}
 }
 
 /// The dialect of each family that has one.
@@ -77,6 +86,7 @@ pub fn dialect(family: Family) -> Option<&'static dyn Dialect> {
     match family {
         Family::Chat => Some(&Chat),
         Family::Messages => Some(&Messages),
-        Family::Responses | Family::Gemini | Family::Converse => None,
+        Family::Responses => Some(&Responses),
+        Family::Gemini | Family::Converse => None,
     }
 }

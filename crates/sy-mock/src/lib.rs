@@ -69,6 +69,7 @@ mod openai;
 mod ratelimit;
 mod reply;
 mod request;
+mod responses;
 mod script;
 mod server;
 mod service_account;

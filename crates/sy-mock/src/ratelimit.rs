@@ -20,7 +20,7 @@ pub(crate) fn headers(api: Api, b: &Behaviour, now: SystemTime) -> Vec<(HeaderNa
     let kind = b.ratelimit_kind.unwrap_or_default().as_str();
     let reset_s = b.ratelimit_reset_s.unwrap_or(3.0);
     let pairs = match api {
-        Api::OpenAi | Api::Azure => [
+        Api::OpenAi | Api::Azure | Api::Responses => [
             (format!("x-ratelimit-limit-{kind}"), LIMIT.to_owned()),
             (
                 format!("x-ratelimit-remaining-{kind}"),

@@ -160,7 +160,7 @@ impl Reply {
                 .clone()
                 .unwrap_or_else(|| serde_json::from_str(&arguments).unwrap_or(Value::Null));
             let prefix = match api {
-                Api::OpenAi | Api::Azure => "call_",
+                Api::OpenAi | Api::Azure | Api::Responses => "call_",
                 Api::Anthropic => "toolu_",
                 // never sent: Gemini's calls have no ids
                 Api::Gemini => "",

@@ -21,6 +21,8 @@ pub(crate) enum Api {
     Azure,
     /// Amazon Bedrock's Converse API.
     Converse,
+    /// `POST .../responses`: OpenAI's Responses API.
+    Responses,
 }
 
 /// A chat request of either API.
@@ -106,7 +108,7 @@ impl ChatRequest {
                 }
             }
             // read and checked by its wire module
-            Api::Gemini | Api::Converse => {}
+            Api::Gemini | Api::Converse | Api::Responses => {}
             Api::OpenAi | Api::Azure => {
                 const ROLES: [&str; 5] = ["system", "developer", "user", "assistant", "tool"];
                 for (i, m) in messages.iter().enumerate() {
@@ -168,7 +170,7 @@ impl ChatRequest {
     pub(crate) fn stops(&self, api: Api) -> Vec<&str> {
         match api {
             // the clouds' requests are read into the Anthropic-shaped fields
-            Api::Anthropic | Api::Gemini | Api::Converse => self
+            Api::Anthropic | Api::Gemini | Api::Converse | Api::Responses => self
                 .stop_sequences
                 .iter()
                 .flatten()
@@ -185,7 +187,7 @@ impl ChatRequest {
     /// The completion-length limit of the request's API.
     pub(crate) fn max_tokens(&self, api: Api) -> Option<i64> {
         match api {
-            Api::Anthropic | Api::Gemini | Api::Converse => self.max_tokens,
+            Api::Anthropic | Api::Gemini | Api::Converse | Api::Responses => self.max_tokens,
             Api::OpenAi | Api::Azure => self.max_tokens.or(self.max_completion_tokens),
         }
     }

@@ -24,7 +24,9 @@ use crate::config::{valid_provider_name, MockConfig};
 use crate::reply::{Ctx, Reply};
 use crate::request::{Api, ChatRequest};
 use crate::state::{Provider, ProviderStats, Registry, DEFAULT_PROVIDER};
-use crate::{admin, anthropic, azure, bedrock, gemini, openai, ratelimit, stream, vertex};
+use crate::{
+    admin, anthropic, azure, bedrock, gemini, openai, ratelimit, responses, stream, vertex,
+};
 
 /// Request bodies up to this size are read (long prompts in load tests).
 const BODY_LIMIT: usize = 64 * 1024 * 1024;
@@ -381,6 +383,8 @@ async fn route(app: &App, provider: &str, incoming: &Incoming<'_>, body: Bytes) 
         Call::body_decides(Api::OpenAi)
     } else if path.ends_with("messages") {
         Call::body_decides(Api::Anthropic)
+    } else if path.ends_with("/responses") {
+        Call::body_decides(Api::Responses)
     } else if path.ends_with("models") && method == Method::GET {
         let p = app.registry.get_or_create(provider);
         return models(&p, incoming.headers);
@@ -502,6 +506,7 @@ async fn chat(app: &App, p: &Arc<Provider>, call: &Call, body: &[u8]) -> Respons
     let parsed = match (api, call.model.as_deref()) {
         (Api::Gemini, Some(model)) => gemini::request(body, model),
         (Api::Converse, Some(model)) => bedrock::request(body, model),
+        (Api::Responses, _) => responses::request(body, &p.name),
         // the deployment names the model; the body's `model` may be anything or absent
         (Api::Azure | Api::Anthropic, Some(deployment)) => {
             ChatRequest::parse(body).and_then(|mut r| {
@@ -551,6 +556,7 @@ async fn chat(app: &App, p: &Arc<Provider>, call: &Call, body: &[u8]) -> Respons
             Api::Gemini => gemini::stream(&ctx, &reply),
             Api::Azure => azure::stream(&ctx, &reply),
             Api::Converse => bedrock::stream(&ctx, &reply),
+            Api::Responses => responses::stream(&ctx, &reply),
         };
         let steps = if call.invoke {
             bedrock::invoke_stream(steps)
@@ -578,6 +584,7 @@ async fn chat(app: &App, p: &Arc<Provider>, call: &Call, body: &[u8]) -> Respons
         Api::Gemini if call.array => gemini::array(&ctx, &reply),
         Api::Gemini => crate::script::json_bytes(&gemini::response(&ctx, &reply)),
         Api::Converse => bedrock::response(&ctx, &reply),
+        Api::Responses => responses::whole(&ctx, &reply),
     };
     respond(
         StatusCode::OK,
@@ -704,7 +711,7 @@ fn junk(api: Api, streaming: bool, b: &Behaviour) -> Response {
         ),
         (false, false, _) => ("application/json", b""),
         (true, false, Api::OpenAi | Api::Azure) => ("text/event-stream", b"data: [DONE]\n\n"),
-        (true, false, Api::Anthropic | Api::Gemini) => ("text/event-stream", b""),
+        (true, false, Api::Anthropic | Api::Gemini | Api::Responses) => ("text/event-stream", b""),
         (true, false, Api::Converse) => ("application/vnd.amazon.eventstream", b""),
     };
     respond(
@@ -722,7 +729,7 @@ fn api_error(api: Api, status: u16, message: &str, b: &Behaviour, injected: bool
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = match (b.error_body.as_ref().filter(|_| injected), api) {
         (Some(custom), _) => crate::script::json_bytes(custom),
-        (None, Api::OpenAi | Api::Azure) => openai::error_body(status, message),
+        (None, Api::OpenAi | Api::Azure | Api::Responses) => openai::error_body(status, message),
         (None, Api::Anthropic) => anthropic::error_body(status, message),
         (None, Api::Gemini) => gemini::error_body(status, message),
         (None, Api::Converse) => bedrock::error_body(message),

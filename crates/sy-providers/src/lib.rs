@@ -15,6 +15,7 @@ mod cloud_embed;
 mod errors;
 mod gemini;
 mod openai;
+mod responses;
 mod sse;
 #[cfg(test)]
 mod testing;
@@ -157,6 +158,7 @@ pub struct Embeddings {
 pub fn protocol(api: Api) -> &'static dyn Protocol {
     match api {
         Api::OpenAi => &openai::OpenAi,
+        Api::OpenAiResponses => &responses::OpenAiResponses,
         Api::Anthropic => &anthropic::Anthropic,
         Api::Gemini => &gemini::Gemini,
         Api::Azure => &azure::Azure,

@@ -32,6 +32,7 @@ fn api(state: &Arc<AppState>) -> Router<Arc<AppState>> {
     Router::new()
         .route("/chat/completions", post(handlers::dialect::chat))
         .route("/messages", post(handlers::dialect::messages))
+        .route("/responses", post(handlers::dialect::responses))
         .route("/embeddings", post(handlers::embeddings::embeddings))
         // every path that makes a generation: refused while finished ones cannot be kept
         .route_layer(axum::middleware::from_fn_with_state(
@@ -45,6 +46,10 @@ fn api(state: &Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/models", get(handlers::catalog::models))
         .route("/models/{*rest}", get(handlers::catalog::model_path))
         .route("/model/{*id}", get(handlers::catalog::model))
+        .route(
+            "/responses/{id}",
+            get(handlers::responses::retrieve).delete(handlers::responses::delete),
+        )
         .route("/routing/explain", post(handlers::explain::explain))
         .route("/generation", get(handlers::generation::generation))
         .route("/dashboard", get(handlers::dashboard::data))

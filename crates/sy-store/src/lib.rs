@@ -21,6 +21,7 @@ mod generation;
 mod journal;
 mod keys;
 mod migrate;
+mod responses;
 mod store;
 mod writer;
 
@@ -35,6 +36,7 @@ pub(crate) fn unix_ms() -> u64 {
 pub use generation::Generation;
 pub use journal::{JournalConfig, JournalError};
 pub use keys::{KeyRecord, SECRET_PREFIX};
+pub use responses::StoredResponse;
 pub use store::Store;
 pub use writer::{
     KeySpend, Stored, Writer, WriterConfig, WriterStatus, BACKOFF_MAX, BACKOFF_MIN, BATCH_MAX,

@@ -65,6 +65,7 @@ pub(super) fn providers(
             "api",
             &[
                 ("openai", Api::OpenAi),
+                ("openai-responses", Api::OpenAiResponses),
                 ("anthropic", Api::Anthropic),
                 ("gemini", Api::Gemini),
                 ("azure", Api::Azure),

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{chat, chat_stream, events, openai_text, Mock};
+use crate::support::{chat, chat_stream, events, openai_text, Event, Mock};
 
 const DEFAULT_TEXT: &str = "Hello from alpha. The quick brown fox jumps over the lazy dog.";
 
@@ -342,4 +342,67 @@ async fn echo_tool_call_and_ratelimit_headers_from_the_config() {
         .to_str()
         .unwrap();
     assert!(reset.ends_with('Z') && reset.len() == 20, "{reset}");
+}
+
+async fn responses(mock: &Mock, provider: &str, body: Value) -> reqwest::Response {
+    mock.client
+        .post(mock.url(provider, "/responses"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn responses_whole_stream_reasoning_and_its_issuer() {
+    let mock = Mock::start("").await;
+    let r = responses(
+        &mock,
+        "alpha",
+        json!({"model": "m", "input": "one two three"}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["object"], "response");
+    assert_eq!(body["status"], "completed");
+    assert_eq!(body["output"][0]["content"][0]["text"], DEFAULT_TEXT);
+    assert_eq!(body["usage"]["input_tokens"], 3);
+    assert_eq!(body["usage"]["output_tokens"], 12);
+    // streamed, with reasoning: every event named after its type and numbered
+    let r = responses(
+        &mock,
+        "alpha",
+        json!({"model": "m", "input": [{"role": "user", "content": "hi"}], "stream": true,
+               "reasoning": {"effort": "low"}}),
+    )
+    .await;
+    let text = r.text().await.unwrap();
+    let evs = events(&text);
+    for (i, e) in evs.iter().enumerate() {
+        let v = e.json();
+        assert_eq!(Some(v["type"].as_str().unwrap()), e.name.as_deref());
+        assert_eq!(v["sequence_number"], i);
+    }
+    let last = evs.last().unwrap().json();
+    assert_eq!(last["type"], "response.completed");
+    let reasoning = last["response"]["output"][0].clone();
+    assert_eq!(reasoning["type"], "reasoning");
+    let deltas: String = evs
+        .iter()
+        .map(Event::json)
+        .filter(|v| v["type"] == "response.output_text.delta")
+        .map(|v| v["delta"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(deltas, DEFAULT_TEXT);
+    // the reasoning item goes back to its issuer only
+    let again = json!({"model": "m", "input": [reasoning, {"role": "user", "content": "more"}]});
+    assert_eq!(responses(&mock, "alpha", again.clone()).await.status(), 200);
+    let r = responses(&mock, "beta", again).await;
+    assert_eq!(r.status(), 400);
+    let e: Value = r.json().await.unwrap();
+    assert!(e["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("could not be verified"));
 }

@@ -17,6 +17,7 @@ use sy_dialects::{Dialect, End, Meta};
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
+use crate::handlers::responses::Keep;
 use crate::relay::{Ended, Ending, Head, Ledger, Out, Relay, StreamSide};
 use crate::respond::json_bytes;
 use crate::state::AppState;
@@ -30,6 +31,10 @@ pub async fn chat(State(state): State<Arc<AppState>>, request: Request) -> Respo
 
 pub async fn messages(State(state): State<Arc<AppState>>, request: Request) -> Response {
     serve(&sy_dialects::Messages, state, request).await
+}
+
+pub async fn responses(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    serve(&sy_dialects::Responses, state, request).await
 }
 
 async fn serve(dialect: &'static dyn Dialect, state: Arc<AppState>, request: Request) -> Response {
@@ -94,6 +99,12 @@ async fn run(
         k.admit(state.cluster.as_deref()).await?;
     }
     let bytes = crate::handlers::read_body(body, snap.config.server.max_body_bytes).await?;
+    // Responses' state: the stored conversation before the new input, and what to keep after
+    let (bytes, keep) = if dialect.family() == sy_api::Family::Responses {
+        crate::handlers::responses::prepare(&state, &caller, bytes).await?
+    } else {
+        (bytes, None)
+    };
     let headers: Vec<(&str, &str)> = parts
         .headers
         .iter()
@@ -133,9 +144,9 @@ async fn run(
         ledger,
     };
     if stream {
-        streaming(relay).await
+        streaming(relay, keep).await
     } else {
-        collect(relay).await
+        collect(relay, keep).await
     }
 }
 
@@ -193,8 +204,11 @@ enum Outcome {
     ShutDown,
 }
 
-async fn collect(relay: Relay) -> Result<Response, ApiError> {
+async fn collect(relay: Relay, keep: Option<Keep>) -> Result<Response, ApiError> {
     let mut out = Out::new(relay.dialect, None);
+    if let Some(k) = &keep {
+        out.echo(k.fields());
+    }
     let span = tracing::info_span!("request", id = %relay.gen_id, streamed = false);
     let ending = relay.state.ending.clone();
     let outcome = tokio::select! {
@@ -216,6 +230,10 @@ async fn collect(relay: Relay) -> Result<Response, ApiError> {
         usage: &usage,
         finish,
     });
+    // kept before the client has it, so that its next request finds it
+    if let (Some(keep), Some(response)) = (&keep, out.response()) {
+        keep.save(&relay.state, meta.provider, response).await;
+    }
     let mut r = json_bytes(StatusCode::OK, body);
     head_headers(
         &mut r,
@@ -227,7 +245,7 @@ async fn collect(relay: Relay) -> Result<Response, ApiError> {
     Ok(r)
 }
 
-async fn streaming(relay: Relay) -> Result<Response, ApiError> {
+async fn streaming(relay: Relay, keep: Option<Keep>) -> Result<Response, ApiError> {
     // the plan's reasons, by (model, provider), for the header sent once the stream commits
     let cfg = &relay.snap.config;
     let whys: Vec<(String, String, String)> = relay
@@ -257,6 +275,9 @@ async fn streaming(relay: Relay) -> Result<Response, ApiError> {
                 idle,
             }),
         );
+        if let Some(k) = &keep {
+            out.echo(k.fields());
+        }
         let ending = relay.state.ending.clone();
         let span = tracing::info_span!("request", id = %relay.gen_id, streamed = true);
         let outcome = tokio::select! {
@@ -273,7 +294,7 @@ async fn streaming(relay: Relay) -> Result<Response, ApiError> {
                 let e = ApiError::new(503, SHUT_DOWN);
                 fail_stream(&relay, &mut out, &e).await;
             }
-            Outcome::Ended(ended) => finish_stream(&relay, &mut out, ended).await,
+            Outcome::Ended(ended) => finish_stream(&relay, &mut out, ended, keep).await,
         }
     });
     let head = match head_rx.await {
@@ -300,7 +321,7 @@ async fn streaming(relay: Relay) -> Result<Response, ApiError> {
     Ok(r)
 }
 
-async fn finish_stream(relay: &Relay, out: &mut Out, ended: Ended) {
+async fn finish_stream(relay: &Relay, out: &mut Out, ended: Ended, keep: Option<Keep>) {
     if ended.gone.is_some() {
         return;
     }
@@ -312,7 +333,18 @@ async fn finish_stream(relay: &Relay, out: &mut Out, ended: Ended) {
                 usage: &usage,
                 finish,
             };
-            if out.finish(&end).await.is_err() {
+            let done = match keep {
+                // kept before the client reads the end, so that its next request finds it
+                Some(keep) => {
+                    out.render_finish(&end);
+                    if let Some(response) = out.response() {
+                        keep.save(&relay.state, end.meta.provider, response).await;
+                    }
+                    out.flush_end().await
+                }
+                None => out.finish(&end).await,
+            };
+            if done.is_err() {
                 tracing::debug!(id = %relay.gen_id, "client went away before the end of the stream");
             }
         }

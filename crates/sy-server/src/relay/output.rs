@@ -60,6 +60,8 @@ pub struct Out {
     pub delivered: Delivered,
     splice: Option<Splice>,
     buf: Vec<u8>,
+    /// What `echo` set, for a renderer made again (a collected answer starting over).
+    echo: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Out {
@@ -72,6 +74,7 @@ impl Out {
             delivered: Delivered::default(),
             splice: None,
             buf: Vec::with_capacity(1024),
+            echo: serde_json::Map::new(),
         }
     }
 
@@ -82,6 +85,7 @@ impl Out {
         if !self.committed {
             if self.stream.is_none() {
                 self.render = self.dialect.render(false);
+                self.render.echo(self.echo.clone());
             }
             self.delivered = Delivered::default();
             self.splice = None;
@@ -178,6 +182,27 @@ impl Out {
     pub async fn finish(&mut self, end: &End<'_>) -> Result<(), Gone> {
         self.render.finish(end, &mut self.buf);
         self.flush().await
+    }
+
+    /// Renders the end without sending it (`flush_end` sends it).
+    pub fn render_finish(&mut self, end: &End<'_>) {
+        self.render.finish(end, &mut self.buf);
+    }
+
+    /// Sends what `render_finish` rendered.
+    pub async fn flush_end(&mut self) -> Result<(), Gone> {
+        self.flush().await
+    }
+
+    /// Request fields the answer's objects repeat (for every renderer of this answer).
+    pub fn echo(&mut self, fields: serde_json::Map<String, serde_json::Value>) {
+        self.echo = fields.clone();
+        self.render.echo(fields);
+    }
+
+    /// The finished answer as the dialect keeps it (Responses' stored response).
+    pub fn response(&self) -> Option<serde_json::Value> {
+        self.render.response()
     }
 
     /// The answer failed. A client that has content gets the dialect's error event; a streaming

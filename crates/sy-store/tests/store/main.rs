@@ -11,4 +11,5 @@ mod connect;
 mod generations;
 mod journal;
 mod keys;
+mod responses;
 mod writer;

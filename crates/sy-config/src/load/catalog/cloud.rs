@@ -86,7 +86,7 @@ pub(super) fn cloud(cx: &mut Cx<'_>, p: &Section<'_>, api: Api, api_key: bool) -
                 );
             }
         }
-        Api::OpenAi | Api::Anthropic | Api::Gemini => {}
+        Api::OpenAi | Api::OpenAiResponses | Api::Anthropic | Api::Gemini => {}
     }
     if let Some(r) = &c.region {
         if r.is_empty() || !r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
@@ -112,7 +112,7 @@ pub(super) fn default_base_url(api: Api, c: &Cloud) -> Option<String> {
             "global" => "https://aiplatform.googleapis.com".to_owned(),
             r => format!("https://{r}-aiplatform.googleapis.com"),
         }),
-        Api::OpenAi | Api::Anthropic | Api::Azure => None,
+        Api::OpenAi | Api::OpenAiResponses | Api::Anthropic | Api::Azure => None,
     }
 }
 
@@ -122,6 +122,8 @@ pub(super) fn default_base_url(api: Api, c: &Cloud) -> Option<String> {
 pub(super) fn key_need(api: Api) -> Need {
     match api {
         Api::Gemini | Api::Azure => Need::Required,
-        Api::OpenAi | Api::Anthropic | Api::Bedrock | Api::Vertex => Need::Optional,
+        Api::OpenAi | Api::OpenAiResponses | Api::Anthropic | Api::Bedrock | Api::Vertex => {
+            Need::Optional
+        }
     }
 }

@@ -360,7 +360,7 @@ fn invalid_values() {
         sy.toml:6:7: `storage.url`: must start with `sqlite:`, `postgres://` or `postgresql://`
         sy.toml:8:13: `cluster.redis_url`: must start with `redis://` or `rediss://`
         sy.toml:10:8: `providers[0].name`: must be a lowercase slug ([a-z0-9][a-z0-9._-]*), got `My Provider`
-        sy.toml:11:7: `providers[0].api`: must be one of `openai`, `anthropic`, `gemini`, `azure`, `bedrock`, `vertex`, got `bogus`
+        sy.toml:11:7: `providers[0].api`: must be one of `openai`, `openai-responses`, `anthropic`, `gemini`, `azure`, `bedrock`, `vertex`, got `bogus`
         sy.toml:12:12: `providers[0].base_url`: must be an http:// or https:// URL
         sy.toml:13:19: `providers[0].data_collection`: must be one of `allow`, `deny`, got `maybe`
         sy.toml:14:13: `providers[0].headers.Bad Header`: `Bad Header` is not a valid HTTP header name
