@@ -234,8 +234,13 @@ fn has_nonempty(payload: &[u8], needle: &[u8]) -> bool {
 /// event, Responses' `response.completed` event.
 fn is_done(payload: &[u8]) -> bool {
     payload == b"[DONE]"
-        || payload.starts_with(b"{\"type\":\"message_stop\"")
-        || payload.starts_with(b"{\"type\":\"response.completed\"")
+        || contains(payload, b"\"type\":\"message_stop\"")
+        || contains(payload, b"\"type\":\"response.completed\"")
+}
+
+/// Whether `needle` occurs in `hay` (member order in an event is the renderer's choice).
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
 }
 
 /// An error event of any dialect: chat's `{"error": ...}`, Messages' and Responses' `type: error`
@@ -243,7 +248,7 @@ fn is_done(payload: &[u8]) -> bool {
 fn is_error(payload: &[u8]) -> bool {
     payload.starts_with(b"{\"error\"")
         || payload.starts_with(b"{\"type\":\"error\"")
-        || payload.starts_with(b"{\"type\":\"response.failed\"")
+        || contains(payload, b"\"type\":\"response.failed\"")
 }
 
 /// How one exchange ended.
