@@ -9,6 +9,7 @@ pub mod explain;
 pub mod generation;
 pub mod keys;
 pub mod ops;
+pub mod teams;
 pub mod views;
 
 use axum::body::{Body, Bytes};

@@ -22,6 +22,7 @@ mod journal;
 mod keys;
 mod migrate;
 mod store;
+mod teams;
 mod writer;
 
 pub use error::StoreError;
@@ -34,8 +35,9 @@ pub(crate) fn unix_ms() -> u64 {
 }
 pub use generation::Generation;
 pub use journal::{JournalConfig, JournalError};
-pub use keys::{KeyRecord, SECRET_PREFIX};
+pub use keys::{KeyChange, KeyRecord, NewKey, SECRET_PREFIX};
 pub use store::Store;
+pub use teams::{TeamChange, TeamRecord, TeamSpend};
 pub use writer::{
     KeySpend, Stored, Writer, WriterConfig, WriterStatus, BACKOFF_MAX, BACKOFF_MIN, BATCH_MAX,
     DEFAULT_QUEUE_CAPACITY, GATHER, JOURNAL_AFTER, JOURNAL_TICK, REFRESH_EVERY,

@@ -39,6 +39,11 @@ const SQLITE: Embedded = &[
         "generation stored ms",
         include_str!("../migrations/sqlite/0003_generation_stored_ms.sql"),
     ),
+    (
+        5,
+        "key guardrails",
+        include_str!("../migrations/sqlite/0005_key_guardrails.sql"),
+    ),
 ];
 
 const POSTGRES: Embedded = &[
@@ -56,6 +61,11 @@ const POSTGRES: Embedded = &[
         3,
         "generation stored ms",
         include_str!("../migrations/postgres/0003_generation_stored_ms.sql"),
+    ),
+    (
+        5,
+        "key guardrails",
+        include_str!("../migrations/postgres/0005_key_guardrails.sql"),
     ),
 ];
 

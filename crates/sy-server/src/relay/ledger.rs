@@ -49,6 +49,8 @@ pub struct Ledger {
     pub dialect: &'static str,
     started: std::time::Instant,
     book: Mutex<Book>,
+    /// The tokens reserved against the key's `tpm` (when, how many), settled at the end.
+    tokens: Mutex<Option<(i64, u64)>>,
 }
 
 impl Ledger {
@@ -77,7 +79,14 @@ impl Ledger {
             dialect,
             started: std::time::Instant::now(),
             book: Mutex::new(Book::default()),
+            tokens: Mutex::new(None),
         })
+    }
+
+    /// The request reserved `estimate` tokens of its key's minute at `at` (unix seconds): when
+    /// it ends, what it really used replaces them.
+    pub fn reserved_tokens(&self, at: i64, estimate: u64) {
+        *self.tokens.lock().unwrap_or_else(PoisonError::into_inner) = Some((at, estimate));
     }
 
     /// The prompt's tokens by the tokenizer (bounded in time whatever the text).
@@ -208,6 +217,14 @@ impl Drop for Ledger {
         });
         if let (Some(why), Some(o)) = (cancelled, record.as_object_mut()) {
             o.insert("cancel_reason".to_owned(), Value::from(why));
+        }
+        let reserved = *self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+        if let (Some(k), Some((at, estimate))) = (&self.key, reserved) {
+            k.settle_tokens(
+                at,
+                estimate,
+                usage.prompt_tokens.saturating_add(usage.completion_tokens),
+            );
         }
         crate::accounting::settle(
             &self.state,
