@@ -226,6 +226,14 @@ impl LiveKey {
             .map_or(self.looked_up, |s| s.total(self.looked_up))
     }
 
+    /// This instance's charges of the key that the store does not have yet.
+    pub fn unwritten(&self) -> f64 {
+        self.writer
+            .as_ref()
+            .and_then(|w| w.key_spend(&self.id))
+            .map_or(0.0, |s| s.unwritten)
+    }
+
     /// Deleted: by Redis's word, or because the store no longer has it.
     pub fn revoked(&self) -> bool {
         self.revoked.load(Ordering::Relaxed)

@@ -61,7 +61,7 @@ fn reset_of(v: &Value) -> Result<Option<String>, ApiError> {
     Ok(crate::guard::parse_reset(v, "limit_reset")?.map(|p| p.as_str().to_owned()))
 }
 
-/// A team with its spend read now (and what this instance's keys of it spent since).
+/// A team with its spend read now (and what this instance charged its keys since, unwritten).
 async fn team_json(state: &AppState, t: TeamRecord) -> Result<Value, ApiError> {
     let now = crate::keys::unix_secs();
     let st = store(state)?;
@@ -78,7 +78,15 @@ async fn team_json(state: &AppState, t: TeamRecord) -> Result<Value, ApiError> {
         .filter(|k| k.team.as_deref() == Some(t.name.as_str()))
         .map(|k| k.id)
         .collect();
-    let mut v = live.json(now, 0.0, keys.len());
+    // the store's figures, and what this instance charged its keys that the store lacks yet
+    let unwritten: f64 = state
+        .keys
+        .all()
+        .iter()
+        .filter(|k| k.team().as_deref() == Some(t.name.as_str()))
+        .map(|k| k.unwritten())
+        .sum();
+    let mut v = live.json(now, unwritten, keys.len());
     v["key_ids"] = json!(keys);
     Ok(v)
 }
