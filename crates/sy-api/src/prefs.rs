@@ -244,45 +244,6 @@ impl ProviderPrefs {
     }
 }
 
-#[cfg(test)]
-mod merge_tests {
-    use super::*;
-
-    fn prefs(v: Value) -> ProviderPrefs {
-        parse_provider_prefs(&v).unwrap()
-    }
-
-    #[test]
-    fn a_request_cannot_loosen_the_keys_preferences() {
-        let key = prefs(serde_json::json!({
-            "data_collection": "deny", "zdr": true, "only": ["a", "b"], "ignore": ["x"],
-            "max_price": {"prompt": 1.0}
-        }));
-        let loose = prefs(serde_json::json!({
-            "data_collection": "allow", "zdr": false, "only": ["b", "c"], "ignore": ["y"],
-            "max_price": {"prompt": 5.0, "completion": 2.0}
-        }));
-        let m = loose.under(&key);
-        assert_eq!(m.data_collection, DataCollection::Deny);
-        assert!(m.zdr);
-        assert_eq!(m.only, Some(vec!["b".to_owned()]));
-        assert_eq!(m.ignore, vec!["y".to_owned(), "x".to_owned()]);
-        assert_eq!(m.max_price.prompt, Some(1.0));
-        assert_eq!(m.max_price.completion, Some(2.0));
-    }
-
-    #[test]
-    fn a_request_may_tighten_and_without_key_preferences_is_unchanged() {
-        let req = prefs(serde_json::json!({"data_collection": "deny", "only": ["a"]}));
-        assert_eq!(req.under(&ProviderPrefs::default()), req);
-        let key = prefs(serde_json::json!({"ignore": ["z"]}));
-        let m = req.under(&key);
-        assert_eq!(m.data_collection, DataCollection::Deny);
-        assert_eq!(m.only, Some(vec!["a".to_owned()]));
-        assert_eq!(m.ignore, vec!["z".to_owned()]);
-    }
-}
-
 fn parse_prefs(p: &Map<String, Value>) -> Result<ProviderPrefs, ApiError> {
     let mut out = ProviderPrefs::default();
     for (key, v) in p {
@@ -390,4 +351,43 @@ fn parse_max_price(v: &Value) -> Result<MaxPrice, ApiError> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod merge_tests {
+    use super::*;
+
+    fn prefs(v: Value) -> ProviderPrefs {
+        parse_provider_prefs(&v).unwrap()
+    }
+
+    #[test]
+    fn a_request_cannot_loosen_the_keys_preferences() {
+        let key = prefs(serde_json::json!({
+            "data_collection": "deny", "zdr": true, "only": ["a", "b"], "ignore": ["x"],
+            "max_price": {"prompt": 1.0}
+        }));
+        let loose = prefs(serde_json::json!({
+            "data_collection": "allow", "zdr": false, "only": ["b", "c"], "ignore": ["y"],
+            "max_price": {"prompt": 5.0, "completion": 2.0}
+        }));
+        let m = loose.under(&key);
+        assert_eq!(m.data_collection, DataCollection::Deny);
+        assert!(m.zdr);
+        assert_eq!(m.only, Some(vec!["b".to_owned()]));
+        assert_eq!(m.ignore, vec!["y".to_owned(), "x".to_owned()]);
+        assert_eq!(m.max_price.prompt, Some(1.0));
+        assert_eq!(m.max_price.completion, Some(2.0));
+    }
+
+    #[test]
+    fn a_request_may_tighten_and_without_key_preferences_is_unchanged() {
+        let req = prefs(serde_json::json!({"data_collection": "deny", "only": ["a"]}));
+        assert_eq!(req.under(&ProviderPrefs::default()), req);
+        let key = prefs(serde_json::json!({"ignore": ["z"]}));
+        let m = req.under(&key);
+        assert_eq!(m.data_collection, DataCollection::Deny);
+        assert_eq!(m.only, Some(vec!["a".to_owned()]));
+        assert_eq!(m.ignore, vec!["z".to_owned()]);
+    }
 }
