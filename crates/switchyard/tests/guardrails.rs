@@ -650,3 +650,47 @@ async fn with_cluster_a_change_on_one_instance_is_enforced_by_the_other_within_1
     let took = two_instances(Some(&url), Duration::from_secs(1)).await;
     eprintln!("B enforced A's PATCH after {took:?}");
 }
+
+/// With `[cluster]`, a key's tokens per minute are one allowance for every instance: requests
+/// alternating between two instances are refused once their tokens together reach it (each
+/// instance alone would have let through the whole allowance again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_cluster_tokens_per_minute_are_shared_by_the_instances() {
+    let stop = CancellationToken::new();
+    let mock = mock(&stop).await;
+    let pg = process::pg_db().await;
+    let redis = "redis://127.0.0.1:6379/11";
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = serve(da.path(), &config(&mock, &pg.url, Some(redis))).await;
+    let b = serve(db.path(), &config(&mock, &pg.url, Some(redis))).await;
+    let http = reqwest::Client::new();
+    let tpm = 300u64;
+    let (secret, _) = key(&http, &a, json!({"tpm": tpm})).await;
+    let (mut used, mut largest, mut refused_in_a_row) = (0u64, 0u64, 0);
+    for i in 0..200 {
+        let gw = if i % 2 == 0 { &a } else { &b };
+        let r = chat(&http, gw, &secret).await;
+        match r.status {
+            200 => {
+                let t = r.body["usage"]["total_tokens"].as_u64().unwrap();
+                used += t;
+                largest = largest.max(t);
+                refused_in_a_row = 0;
+            }
+            429 => {
+                refused_in_a_row += 1;
+                if refused_in_a_row == 2 {
+                    break;
+                }
+            }
+            s => panic!("{s}: {}", r.body),
+        }
+    }
+    assert_eq!(refused_in_a_row, 2, "never refused on both instances");
+    eprintln!("tokens served across both instances before 429: {used} (tpm {tpm}, largest request {largest})");
+    assert!(
+        used <= tpm + largest,
+        "{used} tokens served for a tpm of {tpm}: the instances did not share the minute"
+    );
+    stop.cancel();
+}

@@ -43,6 +43,15 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Tokens reserved against a key's `tpm`: when (unix second), how many, and whether in
+/// Redis's shared window or this instance's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Reservation {
+    pub at: i64,
+    pub estimate: u64,
+    pub shared: bool,
+}
+
 /// A charge Redis has not confirmed, and whether a send of it is under way.
 #[derive(Debug)]
 struct Unconfirmed {
@@ -60,6 +69,7 @@ pub struct Settings {
     pub rpm: Option<u32>,
     pub guard: Arc<Guardrails>,
     pub team: Option<String>,
+    pub updated_at: Option<i64>,
     rate: Option<Arc<DefaultDirectRateLimiter>>,
 }
 
@@ -75,6 +85,7 @@ impl Settings {
             rpm: r.rpm,
             guard: Arc::new(Guardrails::parse_stored(r.guardrails.as_deref())),
             team: r.team.clone(),
+            updated_at: r.updated_at,
             rate,
         }
     }
@@ -177,9 +188,16 @@ impl LiveKey {
 
     /// Reserves a request's estimated tokens against the key's `tpm` at `now`: 429 when the
     /// minute's tokens and the estimate exceed it (and at once when the estimate alone does).
-    pub fn reserve_tokens(&self, now: i64, estimate: u64) -> Result<(), ApiError> {
+    /// With `[cluster]` the minute is shared through Redis; while Redis is away, this
+    /// instance's own window decides. The reservation, to settle when the request ends.
+    pub async fn reserve_tokens(
+        &self,
+        cluster: Option<&Cluster>,
+        now: i64,
+        estimate: u64,
+    ) -> Result<Option<Reservation>, ApiError> {
         let Some(tpm) = self.guard().tpm else {
-            return Ok(());
+            return Ok(None);
         };
         let over = |wait_s: f64, why: &str| {
             ApiError::new(
@@ -199,15 +217,44 @@ impl LiveKey {
                 &format!("this request alone is estimated at {estimate} tokens"),
             ));
         }
+        let busy = "the last minute's tokens and this request's estimate";
+        if let Some(c) = cluster.filter(|c| c.up()) {
+            match c.reserve_tokens(&self.id, estimate, tpm).await {
+                Some(Ok(second)) => {
+                    return Ok(Some(Reservation {
+                        at: second,
+                        estimate,
+                        shared: true,
+                    }))
+                }
+                Some(Err(wait)) => return Err(over(wait, busy)),
+                None => {}
+            }
+        }
         lock(&self.tokens)
             .reserve(now, estimate, tpm)
-            .map_err(|wait| over(wait, "the last minute's tokens and this request's estimate"))
+            .map_err(|wait| over(wait, busy))?;
+        Ok(Some(Reservation {
+            at: now,
+            estimate,
+            shared: false,
+        }))
     }
 
-    /// Replaces a reservation made at `at` by the tokens the request really used.
-    pub fn settle_tokens(&self, at: i64, estimate: u64, actual: u64) {
-        if self.guard().tpm.is_some() {
-            lock(&self.tokens).settle(at, estimate, actual);
+    /// Replaces a reservation by the tokens the request really used.
+    pub fn settle_tokens(
+        self: &Arc<Self>,
+        cluster: Option<&Arc<Cluster>>,
+        tasks: &tokio_util::task::TaskTracker,
+        r: Reservation,
+        actual: u64,
+    ) {
+        match cluster {
+            Some(c) if r.shared => {
+                let (k, c) = (Arc::clone(self), Arc::clone(c));
+                tasks.spawn(async move { c.settle_tokens(&k.id, r.at, r.estimate, actual).await });
+            }
+            _ => lock(&self.tokens).settle(r.at, r.estimate, actual),
         }
     }
 
@@ -580,7 +627,9 @@ impl LiveKey {
             "team": s.team,
             "disabled": false,
             "created_at": crate::handlers::views::rfc3339(self.created_at),
+            "updated_at": s.updated_at.map(crate::handlers::views::rfc3339),
         });
+        crate::handlers::views::byok_none(&mut o);
         if let Some(m) = o.as_object_mut() {
             m.extend(s.guard.json());
         }

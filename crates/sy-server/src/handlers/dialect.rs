@@ -113,9 +113,13 @@ async fn run(
     if planned.plan.attempts.is_empty() {
         return Err(crate::plan::nothing_left(&snap, &planned.plan));
     }
-    if let Some(k) = caller.key() {
-        k.reserve_tokens(now, planned.prompt_estimate)?;
-    }
+    let reservation = match caller.key() {
+        Some(k) => {
+            k.reserve_tokens(state.cluster.as_deref(), now, planned.prompt_estimate)
+                .await?
+        }
+        None => None,
+    };
     let plan = Arc::new(planned.plan);
     let gen_id = gen_id();
     let created = unix_now();
@@ -132,7 +136,9 @@ async fn run(
         stream,
         dialect.family().as_str(),
     );
-    ledger.reserved_tokens(now, planned.prompt_estimate);
+    if let Some(r) = reservation {
+        ledger.reserved_tokens(r);
+    }
     let relay = Relay {
         state,
         snap,

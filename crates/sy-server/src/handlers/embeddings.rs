@@ -62,9 +62,13 @@ async fn run(state: Arc<AppState>, request: Request) -> Result<Response, ApiErro
     if planned.plan.attempts.is_empty() {
         return Err(crate::plan::nothing_left(&snap, &planned.plan));
     }
-    if let Some(k) = caller.key() {
-        k.reserve_tokens(now, planned.prompt_estimate)?;
-    }
+    let reservation = match caller.key() {
+        Some(k) => {
+            k.reserve_tokens(state.cluster.as_deref(), now, planned.prompt_estimate)
+                .await?
+        }
+        None => None,
+    };
     let plan = Arc::new(planned.plan);
     let gen_id = gen_id();
     let ledger = Ledger::new(
@@ -78,7 +82,9 @@ async fn run(state: Arc<AppState>, request: Request) -> Result<Response, ApiErro
         false,
         "embeddings",
     );
-    ledger.reserved_tokens(now, planned.prompt_estimate);
+    if let Some(r) = reservation {
+        ledger.reserved_tokens(r);
+    }
     let r = &snap.config.routing;
     let deadline = Instant::now() + Duration::from_secs_f64(r.request_timeout_s);
     let answer_wait = Duration::from_secs_f64(r.first_token_timeout_s);

@@ -90,6 +90,7 @@ fn record_json(k: &KeyRecord, since: [f64; 3], now: i64) -> Value {
         "created_at": crate::handlers::views::rfc3339(k.created_at),
         "updated_at": k.updated_at.map(crate::handlers::views::rfc3339),
     });
+    crate::handlers::views::byok_none(&mut o);
     if let Some(m) = o.as_object_mut() {
         m.extend(g.json());
     }

@@ -65,6 +65,15 @@ fn reset_of(v: &Value) -> Result<Option<String>, ApiError> {
 async fn team_json(state: &AppState, t: TeamRecord) -> Result<Value, ApiError> {
     let now = crate::keys::unix_secs();
     let st = store(state)?;
+    // what this instance charged the team's keys that the store lacks yet, taken before the
+    // store is read: a batch committing meanwhile is counted twice rather than missed
+    let unwritten: f64 = state
+        .keys
+        .all()
+        .iter()
+        .filter(|k| k.team().as_deref() == Some(t.name.as_str()))
+        .map(|k| k.unwritten())
+        .sum();
     let names = [t.name.clone()];
     let live = crate::teams::read(st, &names, now)
         .await
@@ -78,14 +87,6 @@ async fn team_json(state: &AppState, t: TeamRecord) -> Result<Value, ApiError> {
         .filter(|k| k.team.as_deref() == Some(t.name.as_str()))
         .map(|k| k.id)
         .collect();
-    // the store's figures, and what this instance charged its keys that the store lacks yet
-    let unwritten: f64 = state
-        .keys
-        .all()
-        .iter()
-        .filter(|k| k.team().as_deref() == Some(t.name.as_str()))
-        .map(|k| k.unwritten())
-        .sum();
     let mut v = live.json(now, unwritten, keys.len());
     v["key_ids"] = json!(keys);
     Ok(v)

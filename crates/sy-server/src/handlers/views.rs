@@ -56,6 +56,22 @@ pub fn key(mut k: Value, management: bool) -> Value {
     k
 }
 
+/// The members of OpenRouter's key listing about bring-your-own-key spend, which Switchyard
+/// does not have: none of it, and none counted in the limit.
+pub fn byok_none(k: &mut Value) {
+    if let Some(o) = k.as_object_mut() {
+        o.insert("include_byok_in_limit".into(), Value::Bool(false));
+        for f in [
+            "byok_usage",
+            "byok_usage_daily",
+            "byok_usage_weekly",
+            "byok_usage_monthly",
+        ] {
+            o.insert(f.into(), json!(0.0));
+        }
+    }
+}
+
 /// An RFC 3339 UTC time for Unix seconds (`1970-01-01T00:00:00Z`).
 pub fn rfc3339(secs: i64) -> String {
     let days = secs.div_euclid(86_400);
