@@ -749,6 +749,11 @@ fn live(r: KeyRecord, storage: &Storage) -> LiveKey {
     }
 }
 
+/// Refreshes of the keys' guardrails so far.
+static REFRESHES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// The spend per period of keys without a resetting limit is read every this many refreshes.
+const PERIODS_EVERY: u64 = 10;
+
 /// A refresh of the keys' settings, periods and teams may take this long.
 const GUARD_REFRESH: Duration = Duration::from_millis(1_000);
 
@@ -766,8 +771,24 @@ async fn refresh_guardrails(state: &crate::AppState, storage: &Storage) {
     let Ok(records) = storage.store.keys_by_ids(&ids).await else {
         return;
     };
-    let Ok(spend) = storage.store.key_spend_since(&ids, starts).await else {
-        return;
+    // spend per period sums records: every time for the keys whose limit resets, every
+    // `PERIODS_EVERY` refreshes for the others (only shown; their figures meanwhile carry
+    // forward from the last read by the key's total spend)
+    let all_periods = REFRESHES
+        .fetch_add(1, Ordering::Relaxed)
+        .is_multiple_of(PERIODS_EVERY);
+    let period_ids: Vec<String> = keys
+        .iter()
+        .filter(|k| all_periods || k.guard().limit_reset.is_some())
+        .map(|k| k.id.clone())
+        .collect();
+    let spend = if period_ids.is_empty() {
+        HashMap::new()
+    } else {
+        match storage.store.key_spend_since(&period_ids, starts).await {
+            Ok(s) => s,
+            Err(_) => return,
+        }
     };
     let by_id: HashMap<&str, &KeyRecord> = records.iter().map(|r| (r.id.as_str(), r)).collect();
     let mut teams: Vec<String> = Vec::new();
@@ -776,11 +797,13 @@ async fn refresh_guardrails(state: &crate::AppState, storage: &Storage) {
             continue;
         };
         k.update(r);
-        k.set_period(PeriodBook {
-            starts,
-            since: spend.get(&k.id).copied().unwrap_or_default(),
-            base_total: r.usage,
-        });
+        if period_ids.contains(&k.id) {
+            k.set_period(PeriodBook {
+                starts,
+                since: spend.get(&k.id).copied().unwrap_or_default(),
+                base_total: r.usage,
+            });
+        }
         if let Some(t) = &r.team {
             if !teams.contains(t) {
                 teams.push(t.clone());
