@@ -274,7 +274,12 @@ async fn every_guardrail(storage: &str) {
         false,
     )
     .await;
-    assert!(matches!(a.status, 400 | 403), "{}", a.body);
+    assert_eq!(a.status, 403, "{}", a.body);
+    assert_eq!(
+        a.body["error"]["metadata"]["guardrail"], "allowed_models",
+        "{}",
+        a.body
+    );
     assert_eq!(calls(&mock), before, "refused before any upstream call");
     // x-api-key is a key like a bearer one, on /messages and on /key
     assert_eq!(messages(&http, &gw, &only_test, "test/m").await.status, 200);
@@ -287,6 +292,23 @@ async fn every_guardrail(storage: &str) {
     assert_eq!(r.status(), 200);
     // /models lists what the key may use
     let listed = get_json(&http, &format!("{}/api/v1/models", gw.url), &only_test).await;
+    let ids: Vec<&str> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec!["test/m"], "{listed}");
+    // Anthropic's clients (Claude Code's model discovery): x-api-key and Anthropic's list
+    let r = http
+        .get(format!("{}/v1/models", gw.url))
+        .header("x-api-key", &only_test)
+        .header("anthropic-version", "2023-06-01")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let listed: Value = r.json().await.unwrap();
     let ids: Vec<&str> = listed["data"]
         .as_array()
         .unwrap()
