@@ -386,6 +386,24 @@ async fn every_guardrail(storage: &str) {
     );
     assert_eq!(calls(&mock), before);
 
+    // the explain endpoint shows the route under the key's preferences
+    let r = http
+        .post(format!("{}/api/v1/routing/explain", gw.url))
+        .bearer_auth(&no_keeping)
+        .json(&json!({"model": "test/m", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let plan: Value = r.json().await.unwrap();
+    let providers: Vec<&str> = plan["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["provider"].as_str().unwrap())
+        .collect();
+    assert_eq!(providers, vec!["private"], "{plan}");
+
     // -- expiry: 401 afterwards, on every path
     let (expiring, expiring_id) = key(
         &http,
