@@ -56,11 +56,17 @@ pub fn key(mut k: Value, management: bool) -> Value {
     k
 }
 
-/// The members of OpenRouter's key listing about bring-your-own-key spend, which Switchyard
-/// does not have: none of it, and none counted in the limit.
+/// The members OpenRouter's key listing requires that Switchyard does not track: no
+/// bring-your-own-key spend (none counted in the limit), no creator or external user, no
+/// last-use time, one workspace.
 pub fn byok_none(k: &mut Value) {
     if let Some(o) = k.as_object_mut() {
         o.insert("include_byok_in_limit".into(), Value::Bool(false));
+        for f in ["creator_user_id", "external_user", "last_used_at"] {
+            o.entry(f).or_insert(Value::Null);
+        }
+        // a string in OpenRouter's listing: Switchyard has one workspace
+        o.entry("workspace_id").or_insert(Value::from("default"));
         for f in [
             "byok_usage",
             "byok_usage_daily",
