@@ -191,6 +191,7 @@ function readDashboard() {
     routes: document.querySelectorAll('#requests .hop').length,
     keysVisible: !document.getElementById('keys-card').hidden,
     keyLabels: text('#keys tbody tr td:first-child'),
+    keyGuardrails: text('#keys tbody tr td.guardrails'),
   };
 }
 
@@ -210,7 +211,7 @@ async function main() {
 
   await check('the demo gateway answers ~30 chat requests (a third streamed)', async () => {
     // a labelled key, so the keys table has a row (an open gateway lets anyone manage keys)
-    const k = await fetch(`${base}/api/v1/keys`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ label: 'browser-test', limit: 5 }) });
+    const k = await fetch(`${base}/api/v1/keys`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ label: 'browser-test', limit: 5, limit_reset: 'daily', tpm: 100000, expires_at: '2099-01-01T00:00:00Z' }) });
     assert(k.status === 201, `creating a key answered ${k.status}`);
     sent = await sendTraffic(base);
     const ok = sent.filter((s) => s.status === 200).length;
@@ -241,6 +242,8 @@ async function main() {
     assert(demoData.requests.every((r) => Array.isArray(r.attempts) && r.attempts.length > 0), 'a request without its route');
     assert(demoData.totals.spend > 0, 'no spend');
     assert(demoData.keys && demoData.keys.data.some((k) => k.label === 'browser-test'), 'the key list is missing on an open gateway');
+    const bt = demoData.keys.data.find((k) => k.label === 'browser-test');
+    assert(bt.limit_reset === 'daily' && bt.tpm === 100000 && typeof bt.usage_daily === 'number', `the key list lacks the guardrails: ${JSON.stringify(bt)}`);
   });
 
   await check('dashboard assets: whitelisted files with content types, everything else 404 JSON', async () => {
@@ -274,7 +277,8 @@ async function main() {
           && d.drawn >= 3 && d.canvases >= MODELS.length * 3
           && ids.every((id) => d.requestIds.includes(id))
           && d.routes >= d.requestIds.length
-          && d.keyLabels.includes('browser-test');
+          && d.keyLabels.includes('browser-test')
+          && d.keyGuardrails.some((g) => g.includes('100000 tpm') && g.includes('expires 2099-01-01T00:00:00Z'));
         return { ...d, ok };
       }, 30000, 250);
       // point at the newest bucket of the first latency chart (its right edge), so the screenshot

@@ -19,8 +19,8 @@ pub use embed::{EmbedInput, EmbedRequest, Encoding};
 pub use error::{ApiError, ErrorBody};
 pub use event::{Event, Finish, Frame, RawFrame, UpstreamError, UpstreamUsage};
 pub use prefs::{
-    field_error, lift_routing, string_list, DataCollection, MaxPrice, Partition, ProviderPrefs,
-    Routing, SortBy, SortSpec,
+    field_error, lift_routing, parse_provider_prefs, string_list, DataCollection, MaxPrice,
+    Partition, ProviderPrefs, Routing, SortBy, SortSpec,
 };
 pub use request::{Family, Request, MAX_COMPLETION_TOKENS, RESPONSES_ISSUER};
 pub use usage::Usage;

@@ -165,6 +165,85 @@ fn number_field(v: &Value, field: &str) -> Result<f64, ApiError> {
     }
 }
 
+/// A `provider` object (as a request or a key carries it) parsed; errors name `provider.*`.
+///
+/// # Errors
+/// 400 naming the field for a wrong type or an unknown preference.
+pub fn parse_provider_prefs(v: &Value) -> Result<ProviderPrefs, ApiError> {
+    match v {
+        Value::Null => Ok(ProviderPrefs::default()),
+        Value::Object(p) => parse_prefs(p),
+        _ => Err(field_error("provider", "must be an object")),
+    }
+}
+
+fn intersect(a: Option<&Vec<String>>, b: Option<&Vec<String>>) -> Option<Vec<String>> {
+    match (a, b) {
+        (None, None) => None,
+        (Some(x), None) | (None, Some(x)) => Some(x.clone()),
+        (Some(x), Some(y)) => Some(x.iter().filter(|s| y.contains(s)).cloned().collect()),
+    }
+}
+
+fn lower(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, y) => x.or(y),
+    }
+}
+
+impl ProviderPrefs {
+    /// These preferences (a request's) under a key's (SPEC §8, "Keys as guardrails"): the
+    /// stricter of the two wins, so a request can tighten the key's but never loosen them —
+    /// `data_collection: "deny"`, `zdr`, `require_parameters` and `allow_fallbacks: false` hold
+    /// if either says so; `only` and `quantizations` are intersected, `ignore` united,
+    /// `max_price` the lower of each price, `preferred_*` the more demanding. The order and
+    /// sort are the request's when it gives them, else the key's.
+    #[must_use]
+    pub fn under(&self, key: &ProviderPrefs) -> ProviderPrefs {
+        let mut ignore = self.ignore.clone();
+        for s in &key.ignore {
+            if !ignore.contains(s) {
+                ignore.push(s.clone());
+            }
+        }
+        ProviderPrefs {
+            order: if self.order.is_empty() {
+                key.order.clone()
+            } else {
+                self.order.clone()
+            },
+            allow_fallbacks: self.allow_fallbacks && key.allow_fallbacks,
+            only: intersect(self.only.as_ref(), key.only.as_ref()),
+            ignore,
+            require_parameters: self.require_parameters || key.require_parameters,
+            data_collection: if self.data_collection == DataCollection::Deny
+                || key.data_collection == DataCollection::Deny
+            {
+                DataCollection::Deny
+            } else {
+                DataCollection::Allow
+            },
+            zdr: self.zdr || key.zdr,
+            quantizations: intersect(self.quantizations.as_ref(), key.quantizations.as_ref()),
+            sort: self.sort.or(key.sort),
+            max_price: MaxPrice {
+                prompt: lower(self.max_price.prompt, key.max_price.prompt),
+                completion: lower(self.max_price.completion, key.max_price.completion),
+                request: lower(self.max_price.request, key.max_price.request),
+            },
+            preferred_min_throughput: match (
+                self.preferred_min_throughput,
+                key.preferred_min_throughput,
+            ) {
+                (Some(x), Some(y)) => Some(x.max(y)),
+                (x, y) => x.or(y),
+            },
+            preferred_max_latency: lower(self.preferred_max_latency, key.preferred_max_latency),
+        }
+    }
+}
+
 fn parse_prefs(p: &Map<String, Value>) -> Result<ProviderPrefs, ApiError> {
     let mut out = ProviderPrefs::default();
     for (key, v) in p {
@@ -272,4 +351,43 @@ fn parse_max_price(v: &Value) -> Result<MaxPrice, ApiError> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod merge_tests {
+    use super::*;
+
+    fn prefs(v: Value) -> ProviderPrefs {
+        parse_provider_prefs(&v).unwrap()
+    }
+
+    #[test]
+    fn a_request_cannot_loosen_the_keys_preferences() {
+        let key = prefs(serde_json::json!({
+            "data_collection": "deny", "zdr": true, "only": ["a", "b"], "ignore": ["x"],
+            "max_price": {"prompt": 1.0}
+        }));
+        let loose = prefs(serde_json::json!({
+            "data_collection": "allow", "zdr": false, "only": ["b", "c"], "ignore": ["y"],
+            "max_price": {"prompt": 5.0, "completion": 2.0}
+        }));
+        let m = loose.under(&key);
+        assert_eq!(m.data_collection, DataCollection::Deny);
+        assert!(m.zdr);
+        assert_eq!(m.only, Some(vec!["b".to_owned()]));
+        assert_eq!(m.ignore, vec!["y".to_owned(), "x".to_owned()]);
+        assert_eq!(m.max_price.prompt, Some(1.0));
+        assert_eq!(m.max_price.completion, Some(2.0));
+    }
+
+    #[test]
+    fn a_request_may_tighten_and_without_key_preferences_is_unchanged() {
+        let req = prefs(serde_json::json!({"data_collection": "deny", "only": ["a"]}));
+        assert_eq!(req.under(&ProviderPrefs::default()), req);
+        let key = prefs(serde_json::json!({"ignore": ["z"]}));
+        let m = req.under(&key);
+        assert_eq!(m.data_collection, DataCollection::Deny);
+        assert_eq!(m.only, Some(vec!["a".to_owned()]));
+        assert_eq!(m.ignore, vec!["z".to_owned()]);
+    }
 }

@@ -438,7 +438,25 @@
       h('td', null, share == null ? h('span', { class: 'faint', text: '—' })
         : h('div', { class: share > 0.9 ? 'bar high' : 'bar', title: `${(share * 100).toFixed(1)}%` },
           h('span', { style: { width: `${Math.max(2, share * 100)}%` } }))),
-      h('td', { class: 'num', text: isNum(k.remaining) ? usd(k.remaining) : '—' }));
+      h('td', { class: 'num', text: isNum(k.remaining) ? usd(k.remaining) : '—' }),
+      h('td', { class: k.limit_reset ? '' : 'faint', text: k.limit_reset || 'never' }),
+      h('td', { class: 'num', text: [k.usage_daily, k.usage_weekly, k.usage_monthly].map((u) => isNum(u) ? usd(u) : '—').join(' / ') }),
+      h('td', { class: 'guardrails', text: guardrails(k) }));
+  }
+
+  // the key's guardrails in one line: team, models, providers, data policy, rates, expiry
+  function guardrails(k) {
+    const parts = [];
+    if (k.team) parts.push(`team ${k.team}`);
+    if (k.allowed_models && k.allowed_models.length) parts.push(`models ${k.allowed_models.join(', ')}`);
+    if (k.allowed_providers && k.allowed_providers.length) parts.push(`providers ${k.allowed_providers.join(', ')}`);
+    const p = k.provider || {};
+    if (p.data_collection === 'deny') parts.push('no data collection');
+    if (p.zdr) parts.push('zdr');
+    if (isNum(k.rpm)) parts.push(`${k.rpm} rpm`);
+    if (isNum(k.tpm)) parts.push(`${k.tpm} tpm`);
+    if (k.expires_at) parts.push(`expires ${k.expires_at}`);
+    return parts.length ? parts.join(' · ') : '—';
   }
 
   function renderKeys(d) {

@@ -75,7 +75,10 @@ pub async fn caller(
         return Err(crate::keys::unknown_key());
     };
     match state.keys.lookup(storage, key).await? {
-        Some(k) => Ok(Caller::Key(k)),
+        Some(k) => {
+            k.check_expiry(crate::keys::unix_secs())?;
+            Ok(Caller::Key(k))
+        }
         None => Err(crate::keys::unknown_key()),
     }
 }

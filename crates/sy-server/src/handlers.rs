@@ -10,6 +10,7 @@ pub mod generation;
 pub mod keys;
 pub mod ops;
 pub mod responses;
+pub mod teams;
 pub mod views;
 
 use axum::body::{Body, Bytes};

@@ -26,6 +26,7 @@ use sy_api::ApiError;
 use sy_store::{KeyRecord, Store, Stored, Writer};
 
 use crate::cluster::{Admission, Charge, Charged, Cluster};
+use crate::guard::{Guardrails, PeriodBook, TokenWindow};
 use crate::state::Storage;
 
 /// A read of the store on the request path (a key at risk of its limit while Redis is away)
@@ -42,6 +43,15 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Tokens reserved against a key's `tpm`: when (unix second), how many, and whether in
+/// Redis's shared window or this instance's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Reservation {
+    pub at: i64,
+    pub estimate: u64,
+    pub shared: bool,
+}
+
 /// A charge Redis has not confirmed, and whether a send of it is under way.
 #[derive(Debug)]
 struct Unconfirmed {
@@ -49,15 +59,48 @@ struct Unconfirmed {
     sending: bool,
 }
 
-/// A key known to this instance.
-#[derive(Debug)]
-pub struct LiveKey {
-    pub id: String,
+/// A key's settings, as last read from the store (a `PATCH` on any instance reaches every
+/// instance with the next refresh).
+#[derive(Debug, Clone)]
+pub struct Settings {
     pub label: String,
     pub limit: Option<f64>,
     /// Requests per minute, when the key has a rate limit.
     pub rpm: Option<u32>,
-    rate: Option<DefaultDirectRateLimiter>,
+    pub guard: Arc<Guardrails>,
+    pub team: Option<String>,
+    pub updated_at: Option<i64>,
+    rate: Option<Arc<DefaultDirectRateLimiter>>,
+}
+
+impl Settings {
+    fn from_record(r: &KeyRecord) -> Settings {
+        let rate = r
+            .rpm
+            .and_then(NonZeroU32::new)
+            .map(|n| Arc::new(RateLimiter::direct(Quota::per_minute(n))));
+        Settings {
+            label: r.label.clone(),
+            limit: r.limit,
+            rpm: r.rpm,
+            guard: Arc::new(Guardrails::parse_stored(r.guardrails.as_deref())),
+            team: r.team.clone(),
+            updated_at: r.updated_at,
+            rate,
+        }
+    }
+}
+
+/// A key known to this instance.
+#[derive(Debug)]
+pub struct LiveKey {
+    pub id: String,
+    pub created_at: i64,
+    settings: Mutex<Settings>,
+    /// The key's spend per period as last read from the store.
+    period: Mutex<PeriodBook>,
+    /// Its tokens of the last minute (with a `tpm` guardrail).
+    tokens: Mutex<TokenWindow>,
     /// The store's usage when the key was looked up: stands in while the writer has no figure.
     looked_up: f64,
     /// The writer keeping the key's spend; `None` without storage (tests).
@@ -74,7 +117,148 @@ pub struct LiveKey {
 }
 
 impl LiveKey {
-    /// What the key has spent as far as this instance knows: the store's figure plus what this
+    /// The key's settings now.
+    pub fn settings(&self) -> Settings {
+        lock(&self.settings).clone()
+    }
+
+    pub fn label(&self) -> String {
+        lock(&self.settings).label.clone()
+    }
+
+    pub fn limit(&self) -> Option<f64> {
+        lock(&self.settings).limit
+    }
+
+    pub fn guard(&self) -> Arc<Guardrails> {
+        Arc::clone(&lock(&self.settings).guard)
+    }
+
+    pub fn team(&self) -> Option<String> {
+        lock(&self.settings).team.clone()
+    }
+
+    /// Takes the store's settings of the key (after a `PATCH` anywhere); the rate limiter is
+    /// rebuilt only when the rate changed.
+    pub fn update(&self, r: &KeyRecord) {
+        let mut new = Settings::from_record(r);
+        let mut s = lock(&self.settings);
+        if s.rpm == new.rpm {
+            new.rate = s.rate.take();
+        }
+        *s = new;
+    }
+
+    /// The store's figures of the key's spend per period, read at `starts` with the store's
+    /// total `base_total`.
+    pub fn set_period(&self, book: PeriodBook) {
+        *lock(&self.period) = book;
+    }
+
+    pub fn period_book(&self) -> PeriodBook {
+        *lock(&self.period)
+    }
+
+    /// The spend of the current day, week and month at `now` (unix seconds).
+    pub fn period_usage(&self, now: i64) -> [f64; 3] {
+        self.period_book().at(now, self.usage())
+    }
+
+    /// What the key's total spend has grown since the store's figures were read.
+    pub fn grown(&self) -> f64 {
+        (self.usage() - self.period_book().base_total).max(0.0)
+    }
+
+    /// 401 once the key has expired.
+    pub fn check_expiry(&self, now: i64) -> Result<(), ApiError> {
+        match self.guard().expires_at {
+            Some(at) if now >= at => Err(ApiError::new(
+                401,
+                format!(
+                    "key `{}` expired at {}",
+                    self.label(),
+                    crate::handlers::views::rfc3339(at)
+                ),
+            )
+            .with("key_id", self.id.clone().into())
+            .with("guardrail", "expires_at".into())),
+            _ => Ok(()),
+        }
+    }
+
+    /// Reserves a request's estimated tokens against the key's `tpm` at `now`: 429 when the
+    /// minute's tokens and the estimate exceed it (and at once when the estimate alone does).
+    /// With `[cluster]` the minute is shared through Redis; while Redis is away, this
+    /// instance's own window decides. The reservation, to settle when the request ends.
+    pub async fn reserve_tokens(
+        &self,
+        cluster: Option<&Cluster>,
+        now: i64,
+        estimate: u64,
+    ) -> Result<Option<Reservation>, ApiError> {
+        let Some(tpm) = self.guard().tpm else {
+            return Ok(None);
+        };
+        let over = |wait_s: f64, why: &str| {
+            ApiError::new(
+                429,
+                format!(
+                    "key `{}` is over its limit of {tpm} tokens per minute ({why})",
+                    self.label()
+                ),
+            )
+            .with("key_id", self.id.clone().into())
+            .with("guardrail", "tpm".into())
+            .with("retry_after_s", serde_json::json!(wait_s))
+        };
+        if estimate > tpm {
+            return Err(over(
+                60.0,
+                &format!("this request alone is estimated at {estimate} tokens"),
+            ));
+        }
+        let busy = "the last minute's tokens and this request's estimate";
+        if let Some(c) = cluster.filter(|c| c.up()) {
+            match c.reserve_tokens(&self.id, estimate, tpm).await {
+                Some(Ok(second)) => {
+                    return Ok(Some(Reservation {
+                        at: second,
+                        estimate,
+                        shared: true,
+                    }))
+                }
+                Some(Err(wait)) => return Err(over(wait, busy)),
+                None => {}
+            }
+        }
+        lock(&self.tokens)
+            .reserve(now, estimate, tpm)
+            .map_err(|wait| over(wait, busy))?;
+        Ok(Some(Reservation {
+            at: now,
+            estimate,
+            shared: false,
+        }))
+    }
+
+    /// Replaces a reservation by the tokens the request really used.
+    pub fn settle_tokens(
+        self: &Arc<Self>,
+        cluster: Option<&Arc<Cluster>>,
+        tasks: &tokio_util::task::TaskTracker,
+        r: Reservation,
+        actual: u64,
+    ) {
+        match cluster {
+            Some(c) if r.shared => {
+                let (k, c) = (Arc::clone(self), Arc::clone(c));
+                tasks.spawn(async move { c.settle_tokens(&k.id, r.at, r.estimate, actual).await });
+            }
+            _ => lock(&self.tokens).settle(r.at, r.estimate, actual),
+        }
+    }
+
+    /// What the key as far as this instance knows: the store's figure plus what this
     /// instance has not written yet, or Redis's figure when that is higher.
     pub fn usage(&self) -> f64 {
         let local = self.local_usage();
@@ -87,6 +271,14 @@ impl LiveKey {
             .as_ref()
             .and_then(|w| w.key_spend(&self.id))
             .map_or(self.looked_up, |s| s.total(self.looked_up))
+    }
+
+    /// This instance's charges of the key that the store does not have yet.
+    pub fn unwritten(&self) -> f64 {
+        self.writer
+            .as_ref()
+            .and_then(|w| w.key_spend(&self.id))
+            .map_or(0.0, |s| s.unwritten)
     }
 
     /// Deleted: by Redis's word, or because the store no longer has it.
@@ -104,13 +296,25 @@ impl LiveKey {
         self.check_limit_at(self.usage())
     }
 
+    /// `usage`: the key's total spend; with a `limit_reset`, the limit counts the spend of the
+    /// current period only.
     fn check_limit_at(&self, usage: f64) -> Result<(), ApiError> {
-        match self.limit {
-            Some(limit) if usage >= limit => Err(ApiError::new(
-                402,
-                format!("key `{}` has reached its limit of {limit} USD", self.label),
-            )
-            .with("key_id", self.id.clone().into())),
+        let s = self.settings();
+        let reset = s.guard.limit_reset;
+        let counted = self.period_book().counted(reset, unix_secs(), usage);
+        match s.limit {
+            Some(limit) if counted >= limit => {
+                let period = reset.map_or(String::new(), |p| format!(" ({} reset)", p.as_str()));
+                Err(ApiError::new(
+                    402,
+                    format!(
+                        "key `{}` has reached its limit of {limit} USD{period}",
+                        s.label
+                    ),
+                )
+                .with("key_id", self.id.clone().into())
+                .with("guardrail", "limit".into()))
+            }
             _ => Ok(()),
         }
     }
@@ -118,7 +322,7 @@ impl LiveKey {
     /// A key over its requests-per-minute limit gets 429 before any upstream is called
     /// (GCRA: the full minute's allowance may come as a burst, then one per 60/rpm seconds).
     pub fn check_rate(&self) -> Result<(), ApiError> {
-        let Some(rate) = &self.rate else {
+        let Some(rate) = lock(&self.settings).rate.clone() else {
             return Ok(());
         };
         rate.check().map_err(|not_until| {
@@ -137,11 +341,12 @@ impl LiveKey {
             429,
             format!(
                 "key `{}` is over its limit of {} requests per minute",
-                self.label,
-                self.rpm.unwrap_or(0)
+                self.label(),
+                lock(&self.settings).rpm.unwrap_or(0)
             ),
         )
         .with("key_id", self.id.clone().into())
+        .with("guardrail", "rpm".into())
         .with("retry_after_s", serde_json::json!(wait_s))
     }
 
@@ -166,15 +371,20 @@ impl LiveKey {
         if self.revoked() {
             return Err(unknown_key());
         }
+        self.check_expiry(unix_secs())?;
+        let s = self.settings();
+        // Redis's counter is the total spend: a limit that resets is checked here, on the
+        // period figures carried forward by that total
+        let shared_limit = s.limit.filter(|_| s.guard.limit_reset.is_none());
         let mut verdict = match cluster {
-            Some(c) if c.up() => c.admit(&self.id, self.limit, self.rpm).await,
+            Some(c) if c.up() => c.admit(&self.id, shared_limit, s.rpm).await,
             _ => None,
         };
         if let (Some(Admission::Unseeded), Some(c)) = (verdict, cluster) {
             verdict = if self.seed(c).await? {
                 // this instance's recent charges, which the seed leaves out, first
                 self.flush_shared(c).await;
-                c.admit(&self.id, self.limit, self.rpm).await
+                c.admit(&self.id, shared_limit, s.rpm).await
             } else {
                 None
             };
@@ -182,7 +392,9 @@ impl LiveKey {
         match verdict {
             None | Some(Admission::Unseeded) => {
                 let usage = match cluster {
-                    Some(_) if self.limit.is_some() => self.usage().max(self.store_usage().await?),
+                    Some(_) if shared_limit.is_some() => {
+                        self.usage().max(self.store_usage().await?)
+                    }
                     _ => self.usage(),
                 };
                 self.check_limit_at(usage)?;
@@ -389,18 +601,45 @@ impl LiveKey {
         lock(&self.unconfirmed).len()
     }
 
+    /// The key as `/key`, the key listing and the dashboard show it: spend in total and per
+    /// period, what is left of its limit (in its period), and its guardrails.
     pub fn json(&self) -> serde_json::Value {
         let usage = self.usage();
-        serde_json::json!({
+        let s = self.settings();
+        let now = unix_secs();
+        let book = self.period_book();
+        let [daily, weekly, monthly] = book.at(now, usage);
+        let counted = book.counted(s.guard.limit_reset, now, usage);
+        let remaining = s.limit.map(|l| (l - counted).max(0.0));
+        let mut o = serde_json::json!({
             "id": self.id,
-            "label": self.label,
+            "hash": self.id,
+            "label": s.label,
+            "name": s.label,
             "usage": usage,
-            "limit": self.limit,
-            "remaining": self.limit.map(|l| (l - usage).max(0.0)),
-            "limit_remaining": self.limit.map(|l| (l - usage).max(0.0)),
-            "rpm": self.rpm,
-        })
+            "usage_daily": daily,
+            "usage_weekly": weekly,
+            "usage_monthly": monthly,
+            "limit": s.limit,
+            "remaining": remaining,
+            "limit_remaining": remaining,
+            "rpm": s.rpm,
+            "team": s.team,
+            "disabled": false,
+            "created_at": crate::handlers::views::rfc3339(self.created_at),
+            "updated_at": s.updated_at.map(crate::handlers::views::rfc3339),
+        });
+        crate::handlers::views::byok_none(&mut o);
+        if let Some(m) = o.as_object_mut() {
+            m.extend(s.guard.json());
+        }
+        o
     }
+}
+
+/// Now, in unix seconds.
+pub fn unix_secs() -> i64 {
+    i64::try_from(crate::handlers::dialect::unix_now()).unwrap_or(i64::MAX)
 }
 
 pub fn unknown_key() -> ApiError {
@@ -437,11 +676,36 @@ impl KeyCache {
             tracing::error!(error = %e, "key lookup failed");
             ApiError::new(503, "the key store is unavailable; try again shortly")
         })?;
-        Ok(rec.map(|r| {
-            storage.writer.watch_key(&r.id, r.usage);
-            let mut map = lock(&self.by_hash);
-            Arc::clone(map.entry(h).or_insert_with(|| Arc::new(live(r, storage))))
-        }))
+        let Some(r) = rec else {
+            return Ok(None);
+        };
+        // the key's spend per period, once (the refresh keeps it current from then on)
+        let now = unix_secs();
+        let starts = crate::guard::period_starts(now);
+        let since = match tokio::time::timeout(
+            STORE_CHECK,
+            storage
+                .store
+                .key_spend_since(std::slice::from_ref(&r.id), starts),
+        )
+        .await
+        {
+            Ok(Ok(m)) => m.get(&r.id).copied().unwrap_or_default(),
+            // unknown for now: the total stands in (conservative) until the next refresh
+            _ => [r.usage; 3],
+        };
+        let book = PeriodBook {
+            starts,
+            since,
+            base_total: r.usage,
+        };
+        storage.writer.watch_key(&r.id, r.usage);
+        let mut map = lock(&self.by_hash);
+        Ok(Some(Arc::clone(map.entry(h).or_insert_with(|| {
+            let k = live(r, storage);
+            k.set_period(book);
+            Arc::new(k)
+        }))))
     }
 
     /// Forgets a key (deleted) at once.
@@ -456,6 +720,12 @@ impl KeyCache {
         map.values().find(|k| k.id == id).map(|k| k.usage())
     }
 
+    /// The key with this id, if in memory.
+    pub fn by_id(&self, id: &str) -> Option<Arc<LiveKey>> {
+        let map = lock(&self.by_hash);
+        map.values().find(|k| k.id == id).cloned()
+    }
+
     /// Every key in memory.
     pub fn all(&self) -> Vec<Arc<LiveKey>> {
         lock(&self.by_hash).values().cloned().collect()
@@ -463,16 +733,12 @@ impl KeyCache {
 }
 
 fn live(r: KeyRecord, storage: &Storage) -> LiveKey {
-    let rate = r
-        .rpm
-        .and_then(NonZeroU32::new)
-        .map(|n| RateLimiter::direct(Quota::per_minute(n)));
     LiveKey {
+        settings: Mutex::new(Settings::from_record(&r)),
+        period: Mutex::new(PeriodBook::default()),
+        tokens: Mutex::new(TokenWindow::default()),
         id: r.id,
-        label: r.label,
-        limit: r.limit,
-        rpm: r.rpm,
-        rate,
+        created_at: r.created_at,
         looked_up: r.usage,
         writer: Some(storage.writer.clone()),
         store: Some(storage.store.clone()),
@@ -480,6 +746,72 @@ fn live(r: KeyRecord, storage: &Storage) -> LiveKey {
         unconfirmed: Mutex::new(Vec::new()),
         seen_seed: Mutex::new(None),
         revoked: AtomicBool::new(false),
+    }
+}
+
+/// Refreshes of the keys' guardrails so far.
+static REFRESHES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// The spend per period of keys without a resetting limit is read every this many refreshes.
+const PERIODS_EVERY: u64 = 10;
+
+/// A refresh of the keys' settings, periods and teams may take this long.
+const GUARD_REFRESH: Duration = Duration::from_millis(1_000);
+
+/// Reads again, for every key in memory, its settings (a `PATCH` on any instance), its spend
+/// per period, and its team's limit and spend — so every instance sharing the store enforces
+/// a change within a second.
+async fn refresh_guardrails(state: &crate::AppState, storage: &Storage) {
+    let keys = state.keys.all();
+    if keys.is_empty() {
+        return;
+    }
+    let now = unix_secs();
+    let starts = crate::guard::period_starts(now);
+    let ids: Vec<String> = keys.iter().map(|k| k.id.clone()).collect();
+    let Ok(records) = storage.store.keys_by_ids(&ids).await else {
+        return;
+    };
+    // spend per period sums records: every time for the keys whose limit resets, every
+    // `PERIODS_EVERY` refreshes for the others (only shown; their figures meanwhile carry
+    // forward from the last read by the key's total spend)
+    let all_periods = REFRESHES
+        .fetch_add(1, Ordering::Relaxed)
+        .is_multiple_of(PERIODS_EVERY);
+    let period_ids: Vec<String> = keys
+        .iter()
+        .filter(|k| all_periods || k.guard().limit_reset.is_some())
+        .map(|k| k.id.clone())
+        .collect();
+    let spend = if period_ids.is_empty() {
+        HashMap::new()
+    } else {
+        match storage.store.key_spend_since(&period_ids, starts).await {
+            Ok(s) => s,
+            Err(_) => return,
+        }
+    };
+    let by_id: HashMap<&str, &KeyRecord> = records.iter().map(|r| (r.id.as_str(), r)).collect();
+    let mut teams: Vec<String> = Vec::new();
+    for k in &keys {
+        let Some(r) = by_id.get(k.id.as_str()) else {
+            continue;
+        };
+        k.update(r);
+        if period_ids.contains(&k.id) {
+            k.set_period(PeriodBook {
+                starts,
+                since: spend.get(&k.id).copied().unwrap_or_default(),
+                base_total: r.usage,
+            });
+        }
+        if let Some(t) = &r.team {
+            if !teams.contains(t) {
+                teams.push(t.clone());
+            }
+        }
+    }
+    if let Some(found) = crate::teams::read(&storage.store, &teams, now).await {
+        state.teams.set(&teams, found);
     }
 }
 
@@ -503,6 +835,13 @@ pub async fn maintain(state: Arc<crate::AppState>, stop: tokio_util::sync::Cance
             }
             // while the store still remembers when each record got there (a minute)
             k.stamp_stored();
+        }
+        // bounded: a slow store must not hold up the charges below
+        if tokio::time::timeout(GUARD_REFRESH, refresh_guardrails(&state, storage))
+            .await
+            .is_err()
+        {
+            tracing::debug!("the store did not answer the guardrails' refresh in time");
         }
         if let Some(c) = state.cluster.as_ref().filter(|c| c.up()) {
             c.retry_revocations().await;

@@ -6,6 +6,7 @@ mod affinity;
 mod auth;
 mod cluster;
 mod generations;
+mod guard;
 mod handlers;
 mod health;
 mod keys;
@@ -16,6 +17,7 @@ mod relay;
 mod reload;
 mod respond;
 mod state;
+mod teams;
 
 use std::sync::Arc;
 
@@ -60,7 +62,19 @@ fn api(state: &Arc<AppState>) -> Router<Arc<AppState>> {
         )
         .route(
             "/keys/{id}",
-            get(handlers::keys::one).delete(handlers::keys::delete),
+            get(handlers::keys::one)
+                .patch(handlers::keys::patch)
+                .delete(handlers::keys::delete),
+        )
+        .route(
+            "/teams",
+            post(handlers::teams::create).get(handlers::teams::list),
+        )
+        .route(
+            "/teams/{name}",
+            get(handlers::teams::one)
+                .patch(handlers::teams::patch)
+                .delete(handlers::teams::delete),
         )
 }
 

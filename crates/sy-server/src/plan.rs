@@ -7,6 +7,7 @@ use sy_api::{ApiError, Request};
 use sy_config::ModelKind;
 use sy_routing::{EndpointRef, Exclusion, Plan, RequestFacts};
 
+use crate::guard::Guardrails;
 use crate::state::{AppState, Snapshot};
 
 /// Prompt tokens for the context filter. A BPE token is at least one byte, so when the prompt's
@@ -123,6 +124,82 @@ pub fn build_for(
         affinity_key: key,
         prompt_estimate,
     })
+}
+
+/// Holds a request to its key's guardrails (SPEC §8) before planning: a model outside
+/// `allowed_models` or a provider it names outside `allowed_providers` is 403 naming the
+/// guardrail; the key's provider preferences are merged with the request's so that the
+/// stricter wins, and `allowed_providers` narrows `only`.
+pub fn hold(req: &mut Request, g: &Guardrails, cfg: &sy_config::Config) -> Result<(), ApiError> {
+    let prefs = &req.routing.prefs;
+    let named = prefs
+        .order
+        .iter()
+        .chain(prefs.only.iter().flatten())
+        .find(|slug| !g.allows_provider(slug));
+    if let Some(slug) = named {
+        return Err(ApiError::new(
+            403,
+            format!("provider `{slug}` is outside this key's `allowed_providers`"),
+        )
+        .with("guardrail", Value::from("allowed_providers"))
+        .with("provider", Value::from(slug.as_str())));
+    }
+    for id in req.routing.model_ids() {
+        // the id as asked and the model it resolves to (without a `:variant` suffix)
+        let base = sy_routing::resolve_models(cfg, &[id], false)
+            .ok()
+            .and_then(|r| r.first().map(|r| cfg.models[r.model].id.clone()));
+        let mut names = vec![id];
+        if let Some(b) = base.as_deref() {
+            names.push(b);
+        }
+        if !g.allows_model(&names) {
+            return Err(ApiError::new(
+                403,
+                format!("model `{id}` is outside this key's `allowed_models`"),
+            )
+            .with("guardrail", Value::from("allowed_models"))
+            .with("model", Value::from(id)));
+        }
+    }
+    let mut merged = match &g.prefs {
+        Some(key) => req.routing.prefs.under(key),
+        None => req.routing.prefs.clone(),
+    };
+    if !g.allowed_providers.is_empty() {
+        merged.only = Some(match merged.only.take() {
+            Some(only) => only.into_iter().filter(|s| g.allows_provider(s)).collect(),
+            None => g.allowed_providers.clone(),
+        });
+    }
+    req.routing.prefs = merged;
+    Ok(())
+}
+
+/// Moves out of the plan the endpoints a key may not use (a configured fallback outside its
+/// `allowed_models`), with the reason.
+pub fn exclude_outside(snap: &Snapshot, g: &Guardrails, plan: &mut Plan) {
+    let cfg = &snap.config;
+    let mut kept = Vec::with_capacity(plan.attempts.len());
+    for a in std::mem::take(&mut plan.attempts) {
+        let m = &cfg.models[a.at.model];
+        let provider = &m.endpoints[a.at.endpoint].provider;
+        if !g.allows_model(&[m.id.as_str()]) {
+            plan.excluded.push(Exclusion {
+                at: a.at,
+                reason: "outside the key's allowed_models".into(),
+            });
+        } else if !g.allows_provider(provider) {
+            plan.excluded.push(Exclusion {
+                at: a.at,
+                reason: "outside the key's allowed_providers".into(),
+            });
+        } else {
+            kept.push(a);
+        }
+    }
+    plan.attempts = kept;
 }
 
 /// Moves the endpoints whose protocol cannot serve the request out of the plan, with the reason.

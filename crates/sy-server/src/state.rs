@@ -95,6 +95,8 @@ pub struct AppState {
     pub generations: Generations,
     pub storage: Option<Storage>,
     pub keys: KeyCache,
+    /// The teams of the keys in memory (SPEC §8).
+    pub teams: crate::teams::Teams,
     pub source: ConfigSource,
     /// `${VAR}` lookup used on reload.
     pub env: EnvLookup,
@@ -166,6 +168,7 @@ impl AppState {
             generations: Generations::new(RECENT_RECORDS),
             storage,
             keys: KeyCache::default(),
+            teams: crate::teams::Teams::default(),
             source,
             env,
             tasks: TaskTracker::new(),

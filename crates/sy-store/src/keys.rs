@@ -30,6 +30,33 @@ pub struct KeyRecord {
     pub created_at: i64,
     /// Requests per minute; `None` is unlimited.
     pub rpm: Option<u32>,
+    /// The key's guardrails as a JSON object (SPEC §8, "Keys as guardrails"); `None`: none.
+    /// The server parses and validates it; the store keeps it as text.
+    pub guardrails: Option<String>,
+    /// The team the key belongs to, by name.
+    pub team: Option<String>,
+    /// Unix seconds of the last change (`None`: never changed).
+    pub updated_at: Option<i64>,
+}
+
+/// What a `PATCH` changes: `None` leaves a field as it is; `Some(None)` clears it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KeyChange {
+    pub label: Option<String>,
+    pub limit: Option<Option<f64>>,
+    pub rpm: Option<Option<u32>>,
+    pub guardrails: Option<Option<String>>,
+    pub team: Option<Option<String>>,
+}
+
+/// A new key's settings.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NewKey {
+    pub label: String,
+    pub limit: Option<f64>,
+    pub rpm: Option<u32>,
+    pub guardrails: Option<String>,
+    pub team: Option<String>,
 }
 
 impl KeyRecord {
@@ -62,7 +89,8 @@ fn unix_now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-const KEY_COLUMNS: &str = "id, label, limit_usd, usage_usd, created_at, rpm_limit";
+const KEY_COLUMNS: &str =
+    "id, label, limit_usd, usage_usd, created_at, rpm_limit, guardrails, team, updated_at";
 
 fn key_from_row<R: Row>(row: &R) -> Result<KeyRecord, sqlx::Error>
 where
@@ -72,6 +100,7 @@ where
     for<'r> f64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
     for<'r> Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
     Ok(KeyRecord {
         id: row.try_get("id")?,
@@ -82,7 +111,20 @@ where
         rpm: row
             .try_get::<Option<i64>, _>("rpm_limit")?
             .and_then(|v| u32::try_from(v).ok()),
+        guardrails: row.try_get("guardrails")?,
+        team: row.try_get("team")?,
+        updated_at: row.try_get("updated_at")?,
     })
+}
+
+fn check_limit(limit: Option<f64>) -> Result<(), StoreError> {
+    if limit.is_some_and(|l| !l.is_finite() || l < 0.0) {
+        return Err(StoreError::Invalid {
+            field: "limit",
+            reason: "must be a finite, non-negative number of USD",
+        });
+    }
+    Ok(())
 }
 
 impl Store {
@@ -109,19 +151,29 @@ impl Store {
         limit: Option<f64>,
         rpm: Option<u32>,
     ) -> Result<(KeyRecord, String), StoreError> {
-        if rpm == Some(0) {
+        self.create_key_new(&NewKey {
+            label: label.to_owned(),
+            limit,
+            rpm,
+            ..NewKey::default()
+        })
+        .await
+    }
+
+    /// Creates a key with its guardrails and team in one statement (a key never exists
+    /// without its guardrails); returns it with its secret.
+    ///
+    /// # Errors
+    /// As [`Store::create_key_with`].
+    pub async fn create_key_new(&self, new: &NewKey) -> Result<(KeyRecord, String), StoreError> {
+        if new.rpm == Some(0) {
             return Err(StoreError::Invalid {
                 field: "rpm",
                 reason: "must be at least 1 request per minute",
             });
         }
-        if limit.is_some_and(|l| !l.is_finite() || l < 0.0) {
-            return Err(StoreError::Invalid {
-                field: "limit",
-                reason: "must be a finite, non-negative number of USD",
-            });
-        }
-        if label.contains('\0') {
+        check_limit(new.limit)?;
+        if new.label.contains('\0') {
             return Err(StoreError::Invalid {
                 field: "label",
                 reason: "must not contain NUL",
@@ -131,14 +183,17 @@ impl Store {
         let secret = format!("{SECRET_PREFIX}{}", random_alnum(SECRET_RANDOM_LEN));
         let key = KeyRecord {
             id: format!("{ID_PREFIX}{}", random_alnum(ID_RANDOM_LEN)),
-            label: label.to_owned(),
-            limit,
+            label: new.label.clone(),
+            limit: new.limit,
             usage: 0.0,
             created_at: unix_now(),
-            rpm,
+            rpm: new.rpm,
+            guardrails: new.guardrails.clone(),
+            team: new.team.clone(),
+            updated_at: None,
         };
-        let sql = "INSERT INTO keys (id, secret_hash, label, limit_usd, usage_usd, created_at, rpm_limit) \
-                   VALUES ($1, $2, $3, $4, 0, $5, $6)";
+        let sql = "INSERT INTO keys (id, secret_hash, label, limit_usd, usage_usd, created_at, rpm_limit, guardrails, team) \
+                   VALUES ($1, $2, $3, $4, 0, $5, $6, $7, $8)";
         with_pool!(self, pool => {
             sqlx::query(sql)
                 .bind(&key.id)
@@ -147,11 +202,125 @@ impl Store {
                 .bind(key.limit)
                 .bind(key.created_at)
                 .bind(key.rpm.map(i64::from))
+                .bind(key.guardrails.as_deref())
+                .bind(key.team.as_deref())
                 .execute(pool)
                 .await
                 .map(|_| ())
         })?;
         Ok((key, secret))
+    }
+
+    /// Changes a key's settings (never its secret nor its usage); the key after the change,
+    /// `None` when there is no such key.
+    ///
+    /// # Errors
+    /// [`StoreError::Invalid`] for a bad limit or an `rpm` of 0; the driver's error.
+    pub async fn update_key(
+        &self,
+        id: &str,
+        change: &KeyChange,
+    ) -> Result<Option<KeyRecord>, StoreError> {
+        if change.rpm == Some(Some(0)) {
+            return Err(StoreError::Invalid {
+                field: "rpm",
+                reason: "must be at least 1 request per minute",
+            });
+        }
+        check_limit(change.limit.flatten())?;
+        self.ready().await?;
+        let now = unix_now();
+        let changed = with_pool!(self, pool => {
+            let mut q = sqlx::QueryBuilder::new("UPDATE keys SET updated_at = ");
+            q.push_bind(now);
+            if let Some(label) = &change.label {
+                q.push(", label = ").push_bind(label.clone());
+            }
+            if let Some(limit) = change.limit {
+                q.push(", limit_usd = ").push_bind(limit);
+            }
+            if let Some(rpm) = change.rpm {
+                q.push(", rpm_limit = ").push_bind(rpm.map(i64::from));
+            }
+            if let Some(g) = &change.guardrails {
+                q.push(", guardrails = ").push_bind(g.clone());
+            }
+            if let Some(t) = &change.team {
+                q.push(", team = ").push_bind(t.clone());
+            }
+            q.push(" WHERE id = ").push_bind(id.to_owned());
+            q.build().persistent(false).execute(pool).await?.rows_affected()
+        });
+        if changed == 0 {
+            return Ok(None);
+        }
+        self.key(id).await
+    }
+
+    /// The keys with these ids that still exist.
+    ///
+    /// # Errors
+    /// The driver's error.
+    pub async fn keys_by_ids(&self, ids: &[String]) -> Result<Vec<KeyRecord>, StoreError> {
+        self.ready().await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let rows = with_pool!(self, pool => {
+                let mut q = sqlx::QueryBuilder::new(format!("SELECT {KEY_COLUMNS} FROM keys WHERE id IN ("));
+                let mut list = q.separated(", ");
+                for id in chunk {
+                    list.push_bind(id.as_str());
+                }
+                q.push(")");
+                q.build()
+                    .persistent(false)
+                    .fetch_all(pool)
+                    .await?
+                    .iter()
+                    .map(key_from_row)
+                    .collect::<Result<Vec<_>, _>>()
+            })?;
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
+    /// Each key's spend since each of `since` (unix seconds), by its generation records:
+    /// `[spend since since[0], since[1], since[2]]` per key id (keys without records absent).
+    ///
+    /// # Errors
+    /// The driver's error.
+    pub async fn key_spend_since(
+        &self,
+        ids: &[String],
+        since: [i64; 3],
+    ) -> Result<std::collections::HashMap<String, [f64; 3]>, StoreError> {
+        self.ready().await?;
+        let mut out = std::collections::HashMap::with_capacity(ids.len());
+        let earliest = since.iter().copied().min().unwrap_or(0);
+        for chunk in ids.chunks(500) {
+            let rows: Vec<(String, f64, f64, f64)> = with_pool!(self, pool => {
+                let mut q = sqlx::QueryBuilder::new("SELECT key_id, ");
+                for (i, s) in since.iter().enumerate() {
+                    if i > 0 {
+                        q.push(", ");
+                    }
+                    q.push("CAST(COALESCE(SUM(CASE WHEN created_at >= ")
+                        .push_bind(*s)
+                        .push(" THEN cost ELSE 0 END), 0) AS DOUBLE PRECISION)");
+                }
+                q.push(" FROM generations WHERE created_at >= ").push_bind(earliest);
+                q.push(" AND key_id IN (");
+                let mut list = q.separated(", ");
+                for id in chunk {
+                    list.push_bind(id.as_str());
+                }
+                q.push(") GROUP BY key_id");
+                q.build_query_as().persistent(false).fetch_all(pool).await?
+            });
+            out.extend(rows.into_iter().map(|(id, a, b, c)| (id, [a, b, c])));
+        }
+        Ok(out)
     }
 
     /// Every key, oldest first.
@@ -321,6 +490,9 @@ mod tests {
             usage,
             created_at: 0,
             rpm: None,
+            guardrails: None,
+            team: None,
+            updated_at: None,
         };
         assert_eq!(key(None, 5.0).remaining(), None);
         assert!(!key(None, 5.0).exhausted());

@@ -23,6 +23,7 @@ mod keys;
 mod migrate;
 mod responses;
 mod store;
+mod teams;
 mod writer;
 
 pub use error::StoreError;
@@ -35,9 +36,10 @@ pub(crate) fn unix_ms() -> u64 {
 }
 pub use generation::Generation;
 pub use journal::{JournalConfig, JournalError};
-pub use keys::{KeyRecord, SECRET_PREFIX};
+pub use keys::{KeyChange, KeyRecord, NewKey, SECRET_PREFIX};
 pub use responses::StoredResponse;
 pub use store::Store;
+pub use teams::{TeamChange, TeamRecord, TeamSpend};
 pub use writer::{
     KeySpend, Stored, Writer, WriterConfig, WriterStatus, BACKOFF_MAX, BACKOFF_MIN, BATCH_MAX,
     DEFAULT_QUEUE_CAPACITY, GATHER, JOURNAL_AFTER, JOURNAL_TICK, REFRESH_EVERY,

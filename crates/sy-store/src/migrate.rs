@@ -44,6 +44,11 @@ const SQLITE: Embedded = &[
         "responses",
         include_str!("../migrations/sqlite/0004_responses.sql"),
     ),
+    (
+        5,
+        "key guardrails",
+        include_str!("../migrations/sqlite/0005_key_guardrails.sql"),
+    ),
 ];
 
 const POSTGRES: Embedded = &[
@@ -66,6 +71,11 @@ const POSTGRES: Embedded = &[
         4,
         "responses",
         include_str!("../migrations/postgres/0004_responses.sql"),
+    ),
+    (
+        5,
+        "key guardrails",
+        include_str!("../migrations/postgres/0005_key_guardrails.sql"),
     ),
 ];
 

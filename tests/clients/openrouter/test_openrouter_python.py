@@ -9,7 +9,7 @@ import pytest
 from openrouter import OpenRouter, errors
 from openrouter.utils import RetryConfig
 
-from or_common import EMBED, MODEL, TEXT, config, healthy, make_key
+from or_common import EMBED, MASTER, MODEL, TEXT, config, healthy, make_key
 
 TOOL = {"type": "function", "function": {"name": "get_weather", "description": "Weather in a city",
                                          "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
@@ -125,3 +125,28 @@ def test_embeddings_and_typed_errors(client):
     assert e.usage.prompt_tokens == 3 and e.usage.cost > 0
     with pytest.raises(errors.BadRequestResponseError):
         client.chat.send(model="no/such-model", messages=[{"role": "user", "content": "hi"}])
+
+
+def test_key_management_and_guardrails(gw):
+    """SPEC §8 "Keys as guardrails": OpenRouter's SDK manages keys with the master key — create (with a
+    limit that resets), list, get, update without a new secret — and a key held to `allowed_models`
+    is refused with a typed 403 before any upstream call; `/models` lists only what it may use."""
+    master = OpenRouter(api_key=MASTER, server_url=f"{gw.url}/api/v1", retry_config=RetryConfig("none", None, False))
+    made = master.api_keys.create(name="sdk-guarded", limit=5, limit_reset="weekly")
+    assert made.data.limit_reset == "weekly" and made.data.limit_remaining == 5
+    assert isinstance(made.data.created_at, str)
+    assert any(k.hash == made.data.hash for k in master.api_keys.list().data)
+    assert master.api_keys.get(hash=made.data.hash).data.name == "sdk-guarded"
+    upd = master.api_keys.update(hash=made.data.hash, name="renamed", limit_reset="monthly")
+    assert upd.data.name == "renamed" and upd.data.limit_reset == "monthly"
+    # the guardrail itself through Switchyard's own field: embeddings only
+    r = httpx.patch(f"{gw.url}/api/v1/keys/{made.data.hash}", headers={"authorization": f"Bearer {MASTER}"},
+                    json={"allowed_models": [EMBED]}, timeout=10)
+    assert r.status_code == 200, r.text
+    user = OpenRouter(api_key=made.key, server_url=f"{gw.url}/api/v1", retry_config=RetryConfig("none", None, False))
+    cur = user.api_keys.get_current_key_metadata().data
+    assert cur.label == "renamed" and cur.limit_reset == "monthly" and cur.limit_remaining == 5
+    assert [m.id for m in user.models.list().result.data] == [EMBED] and user.models.count().data.count == 1
+    with pytest.raises(errors.OpenRouterError) as refused:
+        user.chat.send(model=MODEL, messages=[{"role": "user", "content": "hi"}])
+    assert refused.value.status_code == 403 and "allowed_models" in str(refused.value.body)

@@ -84,6 +84,52 @@ return {redis.call('HGET', KEYS[1], 'usage'), seeded}
     )
 });
 
+/// KEYS[1] the key's token window (`switchyard:tpm:{id}`: a hash of unix second -> tokens).
+/// ARGV: the request's estimate, the key's tokens per minute. Drops the seconds older than a
+/// minute (Redis's clock), then reserves the estimate in the current second when it fits.
+/// Returns {1, 0, second} reserved, or {0, seconds to wait, second}.
+static TOKENS: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local now = tonumber(redis.call('TIME')[1])
+local h = redis.call('HGETALL', KEYS[1])
+local used, oldest = 0, now
+for i = 1, #h, 2 do
+  local s = tonumber(h[i])
+  if s <= now - 60 then
+    redis.call('HDEL', KEYS[1], h[i])
+  else
+    used = used + tonumber(h[i + 1])
+    if s < oldest then oldest = s end
+  end
+end
+local est, tpm = tonumber(ARGV[1]), tonumber(ARGV[2])
+if used + est > tpm then
+  local wait = oldest + 60 - now
+  if wait < 1 then wait = 1 end
+  return {0, wait, now}
+end
+redis.call('HINCRBY', KEYS[1], tostring(now), est)
+redis.call('EXPIRE', KEYS[1], 120)
+return {1, 0, now}
+",
+    )
+});
+
+/// KEYS[1] the token window; ARGV: the reservation's second, the tokens to add (negative:
+/// to take back). Applied only while that second is still in the window.
+static SETTLE_TOKENS: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
+  local v = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
+  if v < 0 then redis.call('HSET', KEYS[1], ARGV[1], 0) end
+end
+return 1
+",
+    )
+});
+
 /// How long a charge's marker is kept: a charge retried within this long of its first try is
 /// never counted twice. Charges are retried every half second while Redis answers, so only an
 /// outage of Redis longer than this (with its data kept) could count one twice — in Redis's
@@ -220,6 +266,58 @@ impl Cluster {
             usage: total.parse().ok()?,
             seeded_at: seeded_at.parse().unwrap_or(0),
         })
+    }
+
+    /// Reserves a request's estimated tokens in the key's shared minute (`tpm`): Ok(second of
+    /// the reservation, Redis's clock) or Err(seconds to wait); None when Redis did not answer.
+    pub async fn reserve_tokens(
+        &self,
+        id: &str,
+        estimate: u64,
+        tpm: u64,
+    ) -> Option<Result<i64, f64>> {
+        let key = format!("switchyard:tpm:{id}");
+        let (ok, wait, second): (i64, i64, i64) = self
+            .run("reserving a key's tokens", move |mut conn| {
+                Box::pin(async move {
+                    TOKENS
+                        .key(&key)
+                        .arg(estimate)
+                        .arg(tpm)
+                        .invoke_async(&mut conn)
+                        .await
+                })
+            })
+            .await?;
+        #[allow(clippy::cast_precision_loss)]
+        Some(if ok == 1 {
+            Ok(second)
+        } else {
+            Err(wait as f64)
+        })
+    }
+
+    /// Replaces a reservation made at `second` of `estimate` tokens by `actual` (best effort:
+    /// a reservation Redis does not settle stays counted at its estimate for its minute).
+    pub async fn settle_tokens(&self, id: &str, second: i64, estimate: u64, actual: u64) {
+        let delta =
+            i64::try_from(actual).unwrap_or(i64::MAX) - i64::try_from(estimate).unwrap_or(i64::MAX);
+        if delta == 0 {
+            return;
+        }
+        let key = format!("switchyard:tpm:{id}");
+        let _: Option<i64> = self
+            .run("settling a key's tokens", move |mut conn| {
+                Box::pin(async move {
+                    SETTLE_TOKENS
+                        .key(&key)
+                        .arg(second)
+                        .arg(delta)
+                        .invoke_async(&mut conn)
+                        .await
+                })
+            })
+            .await;
     }
 
     /// A deleted key is refused by every instance from its next request. False when Redis did

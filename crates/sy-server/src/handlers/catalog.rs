@@ -101,15 +101,37 @@ fn model_entry(snap: &Snapshot, m: &Model) -> Value {
     })
 }
 
+/// Which models the caller may use: every one, but for a key with guardrails those its
+/// `allowed_models` match and that have an endpoint of a provider it may reach (SPEC §8:
+/// `/models` with a user key lists only what that key may use).
+fn visible(caller: &crate::auth::Caller) -> impl Fn(&Model) -> bool {
+    let guard = caller.key().map(|k| k.guard());
+    move |m: &Model| {
+        let Some(g) = &guard else {
+            return true;
+        };
+        let reachable = |provider: &str| {
+            g.allows_provider(provider)
+                && g.prefs.as_ref().is_none_or(|p| {
+                    p.only
+                        .as_ref()
+                        .is_none_or(|o| o.iter().any(|s| s.eq_ignore_ascii_case(provider)))
+                        && !p.ignore.iter().any(|s| s.eq_ignore_ascii_case(provider))
+                })
+        };
+        g.allows_model(&[m.id.as_str()]) && m.endpoints.iter().any(|e| reachable(&e.provider))
+    }
+}
+
 /// Anthropic's model list, for Anthropic clients (Claude Code's model discovery): the chat
 /// models, newest first as Anthropic lists them (here: in catalog order).
-fn anthropic_list(snap: &Snapshot) -> Value {
+fn anthropic_list(snap: &Snapshot, visible: &dyn Fn(&Model) -> bool) -> Value {
     let created = crate::handlers::views::rfc3339(i64::try_from(snap.loaded_at).unwrap_or(0));
     let data: Vec<Value> = snap
         .config
         .models
         .iter()
-        .filter(|m| m.kind == ModelKind::Chat)
+        .filter(|m| m.kind == ModelKind::Chat && visible(m))
         .map(
             |m| json!({"type": "model", "id": m.id, "display_name": m.name, "created_at": created}),
         )
@@ -127,11 +149,13 @@ pub async fn models(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, Failed> {
     let snap = state.snapshot.load();
-    crate::auth::caller(&state, &snap.config, &headers).await?;
+    let caller = crate::auth::caller(&state, &snap.config, &headers).await?;
+    let visible = visible(&caller);
     if headers.contains_key("anthropic-version") {
-        return Ok(json(&anthropic_list(&snap)));
+        return Ok(json(&anthropic_list(&snap, &visible)));
     }
-    let total = snap.config.models.len();
+    let listed: Vec<&Model> = snap.config.models.iter().filter(|m| visible(m)).collect();
+    let total = listed.len();
     let number = |k: &str| -> Result<Option<usize>, ApiError> {
         q.get(k)
             .map(|v| {
@@ -144,9 +168,7 @@ pub async fn models(
     };
     let offset = number("offset")?.unwrap_or(0).min(total);
     let limit = number("limit")?.unwrap_or(total.max(1));
-    let data: Vec<Value> = snap
-        .config
-        .models
+    let data: Vec<Value> = listed
         .iter()
         .skip(offset)
         .take(limit)
@@ -165,8 +187,10 @@ pub async fn count(
     headers: HeaderMap,
 ) -> Result<Response, Failed> {
     let snap = state.snapshot.load();
-    crate::auth::caller(&state, &snap.config, &headers).await?;
-    Ok(json(&json!({"data": {"count": snap.config.models.len()}})))
+    let caller = crate::auth::caller(&state, &snap.config, &headers).await?;
+    let visible = visible(&caller);
+    let count = snap.config.models.iter().filter(|m| visible(m)).count();
+    Ok(json(&json!({"data": {"count": count}})))
 }
 
 /// The status code OpenRouter gives an endpoint (0 healthy, negative degraded); Switchyard's
@@ -257,14 +281,20 @@ pub async fn model_path(
         _ => {}
     }
     let snap = state.snapshot.load();
-    crate::auth::caller(&state, &snap.config, &headers).await?;
+    let caller = crate::auth::caller(&state, &snap.config, &headers).await?;
+    let visible = visible(&caller);
     if let Some(id) = rest.strip_suffix("/endpoints") {
-        let m = snap.config.model(id).ok_or_else(|| unknown_model(id))?;
+        let m = snap
+            .config
+            .model(id)
+            .filter(|m| visible(m))
+            .ok_or_else(|| unknown_model(id))?;
         return Ok(json(&endpoints_of(&state, &snap, m)));
     }
     let m = snap
         .config
         .model(&rest)
+        .filter(|m| visible(m))
         .ok_or_else(|| unknown_model(&rest))?;
     let mut entry = model_entry(&snap, m);
     if let Some(o) = entry.as_object_mut() {
@@ -282,7 +312,12 @@ pub async fn model(
     Path(id): Path<String>,
 ) -> Result<Response, Failed> {
     let snap = state.snapshot.load();
-    crate::auth::caller(&state, &snap.config, &headers).await?;
-    let m = snap.config.model(&id).ok_or_else(|| unknown_model(&id))?;
+    let caller = crate::auth::caller(&state, &snap.config, &headers).await?;
+    let visible = visible(&caller);
+    let m = snap
+        .config
+        .model(&id)
+        .filter(|m| visible(m))
+        .ok_or_else(|| unknown_model(&id))?;
     Ok(json(&json!({"data": model_entry(&snap, m)})))
 }

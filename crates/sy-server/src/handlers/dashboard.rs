@@ -338,24 +338,16 @@ fn request_json(r: &Value) -> Value {
     })
 }
 
-/// Every key with its usage (the live figure when this instance charged it), never a secret.
+/// Every key with its usage (the live figure when this instance charged it), its spend per
+/// period and its guardrails, never a secret.
 async fn keys_json(state: &AppState) -> Value {
     let Some(storage) = &state.storage else {
         return json!({"available": false, "reason": "no key store is configured", "data": []});
     };
     match tokio::time::timeout(Duration::from_secs(2), storage.store.list_keys()).await {
         Ok(Ok(keys)) => {
-            let data: Vec<Value> = keys
-                .iter()
-                .map(|k| {
-                    let usage = state.keys.live_usage(&k.id).unwrap_or(k.usage);
-                    json!({
-                        "id": k.id, "label": k.label, "usage": usage, "limit": k.limit,
-                        "remaining": k.limit.map(|l| (l - usage).max(0.0)),
-                        "created_at": k.created_at,
-                    })
-                })
-                .collect();
+            // with the guardrails and the spend per period (SPEC §9)
+            let data = crate::handlers::keys::keys_json(state, &keys).await;
             json!({"available": true, "data": data})
         }
         Ok(Err(e)) => {

@@ -95,8 +95,10 @@ async fn run(
     let snap = state.snapshot.load_full();
     let (parts, body) = request.into_parts();
     let caller = crate::auth::caller(&state, &snap.config, &parts.headers).await?;
+    let now = crate::keys::unix_secs();
     if let Some(k) = caller.key() {
         k.admit(state.cluster.as_deref()).await?;
+        crate::teams::check(&state, k, now).await?;
     }
     let bytes = crate::handlers::read_body(body, snap.config.server.max_body_bytes).await?;
     // Responses' state: the stored conversation before the new input, and what to keep after
@@ -110,11 +112,25 @@ async fn run(
         .iter()
         .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
         .collect();
-    let req = dialect.parse(&bytes, &headers)?;
-    let planned = crate::plan::build(&state, &snap, &req)?;
+    let mut req = dialect.parse(&bytes, &headers)?;
+    let guard = caller.key().map(|k| k.guard());
+    if let Some(g) = &guard {
+        crate::plan::hold(&mut req, g, &snap.config)?;
+    }
+    let mut planned = crate::plan::build(&state, &snap, &req)?;
+    if let Some(g) = &guard {
+        crate::plan::exclude_outside(&snap, g, &mut planned.plan);
+    }
     if planned.plan.attempts.is_empty() {
         return Err(crate::plan::nothing_left(&snap, &planned.plan));
     }
+    let reservation = match caller.key() {
+        Some(k) => {
+            k.reserve_tokens(state.cluster.as_deref(), now, planned.prompt_estimate)
+                .await?
+        }
+        None => None,
+    };
     let plan = Arc::new(planned.plan);
     let gen_id = gen_id();
     let created = unix_now();
@@ -131,6 +147,9 @@ async fn run(
         stream,
         dialect.family().as_str(),
     );
+    if let Some(r) = reservation {
+        ledger.reserved_tokens(r);
+    }
     let relay = Relay {
         state,
         snap,

@@ -34,11 +34,14 @@ async fn run(state: Arc<AppState>, request: Request) -> Result<Response, ApiErro
     let snap = state.snapshot.load_full();
     let (parts, body) = request.into_parts();
     let caller = crate::auth::caller(&state, &snap.config, &parts.headers).await?;
+    let now = crate::keys::unix_secs();
     if let Some(k) = caller.key() {
         k.admit(state.cluster.as_deref()).await?;
+        crate::teams::check(&state, k, now).await?;
     }
     let bytes = crate::handlers::read_body(body, snap.config.server.max_body_bytes).await?;
     let ereq = sy_dialects::embeddings::parse(&bytes)?;
+    let guard = caller.key().map(|k| k.guard());
     // the inputs as one user turn: what the planner estimates and the ledger records
     let conv = Conversation {
         turns: vec![Turn {
@@ -47,15 +50,25 @@ async fn run(state: Arc<AppState>, request: Request) -> Result<Response, ApiErro
         }],
         ..Conversation::default()
     };
-    let req = Arc::new(sy_api::Request::new(
-        Family::Chat,
-        ereq.routing.clone(),
-        conv,
-    ));
-    let planned = crate::plan::build_for(&state, &snap, &req, ModelKind::Embedding)?;
+    let mut req = sy_api::Request::new(Family::Chat, ereq.routing.clone(), conv);
+    if let Some(g) = &guard {
+        crate::plan::hold(&mut req, g, &snap.config)?;
+    }
+    let req = Arc::new(req);
+    let mut planned = crate::plan::build_for(&state, &snap, &req, ModelKind::Embedding)?;
+    if let Some(g) = &guard {
+        crate::plan::exclude_outside(&snap, g, &mut planned.plan);
+    }
     if planned.plan.attempts.is_empty() {
         return Err(crate::plan::nothing_left(&snap, &planned.plan));
     }
+    let reservation = match caller.key() {
+        Some(k) => {
+            k.reserve_tokens(state.cluster.as_deref(), now, planned.prompt_estimate)
+                .await?
+        }
+        None => None,
+    };
     let plan = Arc::new(planned.plan);
     let gen_id = gen_id();
     let ledger = Ledger::new(
@@ -69,6 +82,9 @@ async fn run(state: Arc<AppState>, request: Request) -> Result<Response, ApiErro
         false,
         "embeddings",
     );
+    if let Some(r) = reservation {
+        ledger.reserved_tokens(r);
+    }
     let r = &snap.config.routing;
     let deadline = Instant::now() + Duration::from_secs_f64(r.request_timeout_s);
     let answer_wait = Duration::from_secs_f64(r.first_token_timeout_s);

@@ -56,6 +56,28 @@ pub fn key(mut k: Value, management: bool) -> Value {
     k
 }
 
+/// The members OpenRouter's key listing requires that Switchyard does not track: no
+/// bring-your-own-key spend (none counted in the limit), no creator or external user, no
+/// last-use time, one workspace.
+pub fn byok_none(k: &mut Value) {
+    if let Some(o) = k.as_object_mut() {
+        o.insert("include_byok_in_limit".into(), Value::Bool(false));
+        for f in ["creator_user_id", "external_user", "last_used_at"] {
+            o.entry(f).or_insert(Value::Null);
+        }
+        // a string in OpenRouter's listing: Switchyard has one workspace
+        o.entry("workspace_id").or_insert(Value::from("default"));
+        for f in [
+            "byok_usage",
+            "byok_usage_daily",
+            "byok_usage_weekly",
+            "byok_usage_monthly",
+        ] {
+            o.insert(f.into(), json!(0.0));
+        }
+    }
+}
+
 /// An RFC 3339 UTC time for Unix seconds (`1970-01-01T00:00:00Z`).
 pub fn rfc3339(secs: i64) -> String {
     let days = secs.div_euclid(86_400);

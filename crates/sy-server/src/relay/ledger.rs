@@ -10,7 +10,7 @@ use sy_api::{ApiError, Finish, Request, Usage};
 use sy_routing::{EndpointRef, Plan};
 
 use super::record::AttemptLog;
-use crate::keys::LiveKey;
+use crate::keys::{LiveKey, Reservation};
 use crate::state::{AppState, Snapshot};
 
 /// How a request ended.
@@ -49,6 +49,8 @@ pub struct Ledger {
     pub dialect: &'static str,
     started: std::time::Instant,
     book: Mutex<Book>,
+    /// The tokens reserved against the key's `tpm`, settled at the end.
+    tokens: Mutex<Option<Reservation>>,
 }
 
 impl Ledger {
@@ -77,7 +79,14 @@ impl Ledger {
             dialect,
             started: std::time::Instant::now(),
             book: Mutex::new(Book::default()),
+            tokens: Mutex::new(None),
         })
+    }
+
+    /// The request reserved tokens of its key's minute: when it ends, what it really used
+    /// replaces them.
+    pub fn reserved_tokens(&self, r: Reservation) {
+        *self.tokens.lock().unwrap_or_else(PoisonError::into_inner) = Some(r);
     }
 
     /// The prompt's tokens by the tokenizer (bounded in time whatever the text).
@@ -208,6 +217,15 @@ impl Drop for Ledger {
         });
         if let (Some(why), Some(o)) = (cancelled, record.as_object_mut()) {
             o.insert("cancel_reason".to_owned(), Value::from(why));
+        }
+        let reserved = *self.tokens.lock().unwrap_or_else(PoisonError::into_inner);
+        if let (Some(k), Some(r)) = (&self.key, reserved) {
+            k.settle_tokens(
+                self.state.cluster.as_ref(),
+                &self.state.tasks,
+                r,
+                usage.prompt_tokens.saturating_add(usage.completion_tokens),
+            );
         }
         crate::accounting::settle(
             &self.state,
