@@ -106,7 +106,9 @@ async function chat(base, body, key) {
  * every provider has traffic), then the rest over every model with the default routing. */
 async function sendTraffic(base) {
   const catalog = await (await fetch(`${base}/api/v1/dashboard`)).json();
-  const endpoints = catalog.models.flatMap((m) => m.endpoints.map((e) => ({ model: m.id, provider: e.provider })));
+  // chat requests go to chat models (an embedding model answers /embeddings only)
+  const endpoints = catalog.models.filter((m) => m.kind !== 'embedding')
+    .flatMap((m) => m.endpoints.map((e) => ({ model: m.id, provider: e.provider })));
   assert(endpoints.length > 0 && endpoints.length < REQUESTS, `unexpected catalog: ${endpoints.length} endpoints`);
   const jobs = [];
   for (let i = 0; i < REQUESTS; i += 1) {

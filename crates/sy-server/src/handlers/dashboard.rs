@@ -151,7 +151,11 @@ pub async fn data(
                     endpoint_json(e, &h, status, &axis.dense(&s), spend.get(&key).copied())
                 })
                 .collect();
-            json!({"id": m.id, "name": m.name, "context_length": m.context_length, "endpoints": eps})
+            let kind = match m.kind {
+                sy_config::ModelKind::Chat => "chat",
+                sy_config::ModelKind::Embedding => "embedding",
+            };
+            json!({"id": m.id, "name": m.name, "kind": kind, "context_length": m.context_length, "endpoints": eps})
         })
         .collect();
 
@@ -347,7 +351,12 @@ async fn keys_json(state: &AppState) -> Value {
     match tokio::time::timeout(Duration::from_secs(2), storage.store.list_keys()).await {
         Ok(Ok(keys)) => {
             // with the guardrails and the spend per period (SPEC §9)
-            let data = crate::handlers::keys::keys_json(state, &keys).await;
+            let mut data = crate::handlers::keys::keys_json(state, &keys).await;
+            // OpenRouter's `hash` (the key's id again) is for its SDKs; the page names keys by
+            // id and carries no member that even sounds like a secret
+            for k in data.iter_mut().filter_map(Value::as_object_mut) {
+                k.remove("hash");
+            }
             json!({"available": true, "data": data})
         }
         Ok(Err(e)) => {
