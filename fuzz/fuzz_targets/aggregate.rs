@@ -1,20 +1,13 @@
-//! `Aggregate` on arbitrary JSON chunks, one per line (lines that are not JSON are skipped).
-
+//! Any protocol's answer, as one body or as a stream (the first byte picks the protocol and
+//! which): decoded, then rendered and collected by every dialect.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use serde_json::Value;
-use sy_providers::{Aggregate, ChunkFacts};
 
 fuzz_target!(|data: &[u8]| {
-    let mut agg = Aggregate::default();
-    for line in data.split(|b| *b == b'\n') {
-        let Ok(chunk) = serde_json::from_slice::<Value>(line) else {
-            continue;
-        };
-        let _ = ChunkFacts::of(&chunk);
-        let _ = sy_providers::delta_text(&chunk);
-        agg.push(&chunk);
-    }
-    switchyard_fuzz::check_choices(agg);
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
+    let api = switchyard_fuzz::APIS[usize::from(pick) % switchyard_fuzz::APIS.len()];
+    switchyard_fuzz::decode(api, rest, pick & 0x80 != 0);
 });

@@ -13,27 +13,33 @@ use sy_routing::{EndpointHealth, EndpointRef, RequestFacts};
 fn catalog() -> &'static sy_config::Config {
     static CONFIG: OnceLock<sy_config::Config> = OnceLock::new();
     CONFIG.get_or_init(|| {
-        let env = |k: &str| (k == "SWITCHYARD_DEMO_MOCK").then(|| "http://127.0.0.1:9".to_owned());
+        // the demo's variables: the mock's address, the simulated clouds' keys and files
+        let env = |k: &str| match k {
+            "SWITCHYARD_DEMO_MOCK" => Some("http://127.0.0.1:9".to_owned()),
+            _ if k.starts_with("SWITCHYARD_DEMO_") => Some("fuzz".to_owned()),
+            _ => None,
+        };
         sy_config::load(sy_config::DEMO_TOML, "demo.toml", &env).expect("the demo catalog loads")
     })
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(req) = sy_api::parse_chat_request(data) else {
+    let Ok(req) = sy_dialects::Dialect::parse(&sy_dialects::Chat, data, &[]) else {
         return;
     };
     let cfg = catalog();
-    if sy_routing::check_slugs(cfg, &req.prefs).is_err() {
+    if sy_routing::check_slugs(cfg, &req.routing.prefs).is_err() {
         return;
     }
-    let Ok(models) = sy_routing::resolve_models(cfg, &req.model_ids(), req.models.is_empty())
+    let Ok(models) =
+        sy_routing::resolve_models(cfg, &req.routing.model_ids(), req.routing.models.is_empty())
     else {
         return;
     };
     let facts = RequestFacts {
-        prefs: &req.prefs,
+        prefs: &req.routing.prefs,
         used_parameters: &req.used_parameters,
-        prompt_tokens: sy_providers::estimate_prompt_tokens(req.messages(), req.body.get("tools")),
+        prompt_tokens: sy_providers::estimate_prompt_tokens(&req.conv),
         completion_tokens: req.max_tokens.unwrap_or(0),
         affinity: None,
     };
@@ -66,10 +72,10 @@ fuzz_target!(|data: &[u8]| {
         );
         let slug = provider.to_ascii_lowercase();
         assert!(
-            !req.prefs.ignore.contains(&slug),
+            !req.routing.prefs.ignore.contains(&slug),
             "ignored provider {provider} planned"
         );
-        if let Some(only) = &req.prefs.only {
+        if let Some(only) = &req.routing.prefs.only {
             assert!(only.contains(&slug), "{provider} planned outside `only`");
         }
     }

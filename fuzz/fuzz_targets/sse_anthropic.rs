@@ -1,10 +1,8 @@
-//! The Anthropic stream translator on arbitrary SSE events (`event:`/`data:` blocks), optionally
-//! resuming after a prefill, then the aggregate.
-
+//! An Anthropic-protocol upstream's stream, as any bytes: decoded, then rendered by every dialect.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    switchyard_fuzz::decode_stream(sy_config::Api::Anthropic, data);
+    switchyard_fuzz::decode(sy_config::Api::Anthropic, data, false);
 });

@@ -1,9 +1,8 @@
-//! The OpenAI stream decoder on arbitrary SSE events (`event:`/`data:` blocks), then the aggregate.
-
+//! An OpenAI-protocol upstream's stream, as any bytes: decoded, then rendered by every dialect.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    switchyard_fuzz::decode_stream(sy_config::Api::OpenAi, data);
+    switchyard_fuzz::decode(sy_config::Api::OpenAi, data, false);
 });

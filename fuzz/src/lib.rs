@@ -1,37 +1,50 @@
-//! Helpers shared by the fuzz targets: how a fuzz input becomes SSE events, and the checks every
-//! decoded stream must pass whatever the upstream sent.
+//! Helpers shared by the fuzz targets: a provider and target to decode for, and the checks every
+//! decoded answer must pass whatever the upstream sent — decoded into typed events, then rendered
+//! by every dialect, streamed and collected.
 
 use serde_json::Value;
-use sy_config::Api;
-use sy_providers::{Aggregate, ChunkFacts, Decoder, Piece};
+use sy_api::{Family, Frame, Usage};
+use sy_config::{Api, Provider};
+use sy_dialects::{Dialect, End, Meta};
+use sy_providers::{Continue, Target};
 
-/// Splits an input into SSE events the way an SSE parser would hand them to a decoder: blocks
-/// separated by a blank line; `event:` names the event, `data:` lines are joined with `\n`, and
-/// any other line counts as data too (so that unframed JSON still reaches the decoder).
-pub fn sse_events(input: &[u8]) -> Vec<(String, String)> {
-    let text = String::from_utf8_lossy(input);
-    let mut out = Vec::new();
-    for block in text.split("\n\n") {
-        let mut event = String::new();
-        let mut data: Vec<&str> = Vec::new();
-        for line in block.lines() {
-            if let Some(name) = line.strip_prefix("event:") {
-                name.trim().clone_into(&mut event);
-            } else if let Some(d) = line.strip_prefix("data:") {
-                data.push(d.strip_prefix(' ').unwrap_or(d));
-            } else {
-                data.push(line);
-            }
-        }
-        out.push((event, data.join("\n")));
+/// The protocols whose answers the stream targets decode.
+pub const APIS: [Api; 6] = [
+    Api::OpenAi,
+    Api::Anthropic,
+    Api::Gemini,
+    Api::Azure,
+    Api::Bedrock,
+    Api::Vertex,
+];
+
+pub fn provider(api: Api) -> Provider {
+    Provider {
+        name: "p".to_owned(),
+        api,
+        base_url: "http://127.0.0.1:9".to_owned(),
+        api_key: None,
+        data_collection_allowed: true,
+        zdr: false,
+        max_concurrency: 8,
+        headers: Vec::new(),
+        cloud: sy_config::Cloud::default(),
     }
-    out
 }
 
-/// Feeds the input through a decoder for `api`, event by event, then the chunks it made through
-/// the aggregate a non-streaming answer is built from. The first line of the input is the prefill
-/// of a resumed stream, when it starts with `prefill:`.
-pub fn decode_stream(api: Api, input: &[u8]) {
+pub fn target(p: &Provider) -> Target<'_> {
+    Target {
+        provider: p,
+        upstream_model: "up-model",
+        max_tokens: Some(1024),
+        supported: &[],
+    }
+}
+
+/// Feeds the input through `api`'s decoder in pieces (the first byte picks the piece size), as a
+/// stream or, with `whole`, as one body, then renders what it decoded. The first line is the
+/// prefill of a resumed stream when it starts with `prefill:`.
+pub fn decode(api: Api, input: &[u8], whole: bool) {
     let (prefill, rest) = match input.strip_prefix(b"prefill:") {
         Some(r) => {
             let end = r.iter().position(|b| *b == b'\n').unwrap_or(r.len());
@@ -42,45 +55,71 @@ pub fn decode_stream(api: Api, input: &[u8]) {
         }
         None => (None, input),
     };
-    let mut decoder = Decoder::resuming(api, prefill.as_deref());
-    let mut agg = Aggregate::default();
-    let mut pieces = Vec::new();
-    for (event, data) in sse_events(rest) {
-        pieces.clear();
-        decoder.event(&event, &data, &mut pieces);
-        for p in &pieces {
-            if let Piece::Chunk(chunk) = p {
-                check_chunk(chunk);
-                agg.push(chunk);
+    let cont = match &prefill {
+        Some(p) => Continue::Prefill(p),
+        None => Continue::Fresh,
+    };
+    let prov = provider(api);
+    let protocol = sy_providers::protocol(api);
+    let mut decoder = protocol.decoder(&target(&prov), cont, whole);
+    let piece = usize::from(rest.first().copied().unwrap_or(1)).max(1);
+    let mut frames = Vec::new();
+    for chunk in rest.chunks(piece) {
+        if decoder.feed(chunk, &mut frames).is_err() {
+            break;
+        }
+    }
+    let _ = decoder.end(&mut frames);
+    render_all(protocol.family("up-model"), &frames);
+}
+
+/// Every dialect renders the frames, streamed and collected: passed through when the families
+/// match, event by event otherwise. A collected answer is a JSON object.
+pub fn render_all(family: Family, frames: &[Frame]) {
+    let dialects: [&dyn Dialect; 3] = [
+        &sy_dialects::Chat,
+        &sy_dialects::Messages,
+        &sy_dialects::Responses,
+    ];
+    let meta = Meta {
+        gen_id: "gen-fuzz",
+        created: 0,
+        model: "m",
+        provider: "p",
+        family,
+        prompt_estimate: 10,
+    };
+    let usage = Usage::default();
+    for dialect in dialects {
+        for stream in [true, false] {
+            let mut r = dialect.render(stream);
+            let mut out = Vec::new();
+            for f in frames {
+                match &f.raw {
+                    Some(raw) if dialect.family() == family => {
+                        r.pass(raw, &f.events, &meta, &mut out);
+                    }
+                    _ => {
+                        for e in &f.events {
+                            r.event(e, &meta, &mut out);
+                        }
+                    }
+                }
+            }
+            let end = End {
+                meta,
+                usage: &usage,
+                finish: None,
+            };
+            r.finish(&end, &mut out);
+            if !stream {
+                let body = r.body(&end);
+                let v: Value = serde_json::from_slice(&body).expect("a collected answer is JSON");
+                assert!(
+                    v.is_object(),
+                    "a collected answer that is not an object: {v}"
+                );
             }
         }
     }
-    check_choices(agg);
-}
-
-/// A decoder's chunk is an OpenAI `chat.completion.chunk` with at least one choice (`Piece`'s
-/// own contract), and the relay can read its facts.
-pub fn check_chunk(chunk: &Value) {
-    let choices = chunk.get("choices").and_then(Value::as_array);
-    assert!(
-        choices.is_some_and(|c| !c.is_empty()),
-        "a Piece::Chunk without choices: {chunk}"
-    );
-    let _ = ChunkFacts::of(chunk);
-}
-
-/// The aggregate's answer serialises and is a list of choices each holding a message.
-pub fn check_choices(agg: Aggregate) {
-    let _ = agg.text();
-    let _ = agg.finish_reason();
-    let choices = agg.into_choices();
-    let list = choices.as_array();
-    assert!(list.is_some(), "into_choices is not an array: {choices}");
-    for c in list.into_iter().flatten() {
-        assert!(
-            c.get("message").is_some_and(Value::is_object),
-            "a choice without a message: {c}"
-        );
-    }
-    let _ = serde_json::to_vec(&choices);
 }
