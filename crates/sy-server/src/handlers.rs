@@ -21,3 +21,15 @@ use sy_api::ApiError;
 pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
     crate::limits::read_body_within(body, limit, crate::limits::BODY_READ_TIMEOUT).await
 }
+
+/// The body of a key- or team-management call (64 KiB at most), once the caller is known to
+/// hold the master key (or the gateway is open).
+pub async fn admin_body(
+    state: &crate::state::AppState,
+    request: axum::extract::Request,
+) -> Result<Bytes, ApiError> {
+    let snap = state.snapshot.load_full();
+    let (parts, body) = request.into_parts();
+    crate::auth::admin(state, &snap.config, &parts.headers).await?;
+    read_body(body, 64 * 1024).await
+}

@@ -272,10 +272,7 @@ pub async fn create(
     State(state): State<Arc<AppState>>,
     request: Request,
 ) -> Result<Response, Failed> {
-    let snap = state.snapshot.load_full();
-    let (parts, body) = request.into_parts();
-    crate::auth::admin(&state, &snap.config, &parts.headers).await?;
-    let bytes = crate::handlers::read_body(body, 64 * 1024).await?;
+    let bytes = crate::handlers::admin_body(&state, request).await?;
     let v = parse_body(&bytes)?;
     let change = settings_of(&state, &v, None).await?;
     let new = NewKey {
@@ -306,10 +303,7 @@ pub async fn patch(
     Path(id): Path<String>,
     request: Request,
 ) -> Result<Response, Failed> {
-    let snap = state.snapshot.load_full();
-    let (parts, body) = request.into_parts();
-    crate::auth::admin(&state, &snap.config, &parts.headers).await?;
-    let bytes = crate::handlers::read_body(body, 64 * 1024).await?;
+    let bytes = crate::handlers::admin_body(&state, request).await?;
     let v = parse_body(&bytes)?;
     let st = store(&state)?;
     let Some(before) = st.key(&id).await.map_err(|e| unavailable(&e))? else {

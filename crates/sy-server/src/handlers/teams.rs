@@ -97,10 +97,7 @@ pub async fn create(
     State(state): State<Arc<AppState>>,
     request: Request,
 ) -> Result<Response, Failed> {
-    let snap = state.snapshot.load_full();
-    let (parts, body) = request.into_parts();
-    crate::auth::admin(&state, &snap.config, &parts.headers).await?;
-    let bytes = crate::handlers::read_body(body, 64 * 1024).await?;
+    let bytes = crate::handlers::admin_body(&state, request).await?;
     let o = object(&bytes)?;
     known(&o, &["name", "limit", "limit_reset"])?;
     let name = match o.get("name") {
@@ -173,10 +170,7 @@ pub async fn patch(
     Path(name): Path<String>,
     request: Request,
 ) -> Result<Response, Failed> {
-    let snap = state.snapshot.load_full();
-    let (parts, body) = request.into_parts();
-    crate::auth::admin(&state, &snap.config, &parts.headers).await?;
-    let bytes = crate::handlers::read_body(body, 64 * 1024).await?;
+    let bytes = crate::handlers::admin_body(&state, request).await?;
     let o = object(&bytes)?;
     known(&o, &["limit", "limit_reset"])?;
     let change = TeamChange {
